@@ -1,0 +1,3 @@
+"""cvaegan command-line toolkit: pipelines around the model core in `models/`."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Thin Typer command functions; each calls library code that the tests call directly."""
