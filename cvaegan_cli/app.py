@@ -18,9 +18,6 @@ app = typer.Typer(
 
 # One line per command module; each module defines `register(app)`.
 COMMAND_MODULES = [
-    "demo",
-    "train",
-    "sample",
     # new command modules go above this line
 ]
 
