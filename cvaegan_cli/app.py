@@ -18,6 +18,8 @@ app = typer.Typer(
 
 # One line per command module; each module defines `register(app)`.
 COMMAND_MODULES = [
+    "train",
+    "sample",
     # new command modules go above this line
 ]
 

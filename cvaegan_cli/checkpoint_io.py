@@ -1,0 +1,69 @@
+"""Reading and writing the checkpoint format of `models.checkpoint` on disk."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cvaegan_cli.atomic import atomic_path
+from cvaegan_cli.errors import CvaeganError
+from models.checkpoint import CheckpointError, validate_checkpoint
+
+
+def save_checkpoint(path: str | os.PathLike[str], ckpt: dict[str, Any]) -> Path:
+    """Atomic: temp file, fsync, rename. An interrupted save leaves the previous file intact."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(ckpt, tmp)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """`torch.load(weights_only=True)` plus format checks; any failure is one CvaeganError line."""
+    path = Path(path)
+    if not path.is_file():
+        raise CvaeganError(f"{path}: no such checkpoint file")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 — torch raises many types for foreign or damaged files
+        if isinstance(exc, pickle.UnpicklingError) and "weights only load failed" in str(exc).lower():
+            reason = "holds objects other than tensors and plain data; refusing to unpickle it"
+        elif _is_zip(path):
+            reason = "truncated or corrupt"
+        else:
+            reason = "not a PyTorch checkpoint file"
+        raise CvaeganError(f"{path}: not a loadable cvaegan checkpoint ({reason})") from exc
+    try:
+        return validate_checkpoint(obj)
+    except CheckpointError as exc:
+        raise CvaeganError(f"{path}: {exc}") from exc
+
+
+def find_latest_checkpoint(runs_dir: str | os.PathLike[str] = "runs") -> Path:
+    """The newest `runs/*/checkpoints/latest.pt` by modification time."""
+    candidates = list(Path(runs_dir).glob("*/checkpoints/latest.pt"))
+    if not candidates:
+        raise CvaeganError(f"no checkpoint found under {runs_dir}/*/checkpoints/latest.pt; train one with "
+                           "`cvaegan train DATA` (or `cvaegan demo`), or pass --ckpt PATH")
+    return max(candidates, key=lambda p: p.stat().st_mtime)
+
+
+def resolve_checkpoint(ckpt: str | os.PathLike[str] | None, runs_dir: str | os.PathLike[str] = "runs") -> Path:
+    return Path(ckpt) if ckpt else find_latest_checkpoint(runs_dir)
+
+
+def _is_zip(path: Path) -> bool:
+    """torch.save writes zip archives; a damaged one still starts with the zip magic."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
+def _first(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

@@ -1,0 +1,90 @@
+"""`cvaegan train DATA`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from cvaegan_cli.errors import CvaeganError, cli_errors
+from cvaegan_cli.training import TrainOptions, train
+from models.config import MODEL_KINDS, RESOLUTIONS, LossConfig, OptimConfig
+
+EPILOG = """[bold]Examples[/]
+
+  cvaegan train data/faces --resolution 64 --steps 20000
+  cvaegan train data/faces --model cgan --name faces-cgan --seed 1
+  cvaegan train data/faces --name faces-64 --resume        [dim]# continue runs/faces-64[/]
+  torchrun --nproc_per_node 4 -m cvaegan_cli train data/faces   [dim]# later: multi-GPU[/]
+"""
+
+
+def train_cmd(
+    data: Path = typer.Argument(..., help="Dataset: DATA/<class>/<image> folders, optionally with dataset.json "
+                                "(what `cvaegan prepare` writes), or a dataset.json file."),
+    out: Path = typer.Option(Path("runs"), "--out", help="Folder holding run folders."),
+    name: str = typer.Option(None, "--name", help="Run folder name (default: <data>-<model>-<resolution>)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue runs/<name> from checkpoints/latest.pt."),
+    model: str = typer.Option("cvaegan", "--model", help=f"One of {', '.join(MODEL_KINDS)}."),
+    resolution: int = typer.Option(64, "--resolution", "-r", help=f"Image side: one of {RESOLUTIONS}."),
+    width: float = typer.Option(1.0, "--width", help="Channel multiplier (1.0 = the paper's networks)."),
+    latent_dim: int = typer.Option(256, "--latent-dim", help="Size of z."),
+    batch_size: int = typer.Option(64, "--batch-size", "-b"),
+    steps: int = typer.Option(None, "--steps", help="Training steps (default: --epochs)."),
+    epochs: float = typer.Option(None, "--epochs", help="Passes over the data (default 1 when --steps is unset)."),
+    lr: float = typer.Option(None, "--lr", help="One learning rate for all four networks."),
+    lr_e: float = typer.Option(2e-4, "--lr-e"), lr_g: float = typer.Option(2e-4, "--lr-g"),
+    lr_d: float = typer.Option(2e-4, "--lr-d"), lr_c: float = typer.Option(2e-4, "--lr-c"),
+    lambda1: float = typer.Option(3.0, "--lambda1", help="λ1, weight of L_KL (Eq. 5)."),
+    lambda2: float = typer.Option(1.0, "--lambda2", help="λ2, weight of L_G (Eq. 6)."),
+    lambda3: float = typer.Option(1e-3, "--lambda3", help="λ3, weight of L_GD (Eq. 2)."),
+    lambda4: float = typer.Option(1e-3, "--lambda4", help="λ4, weight of L_GC (Eq. 4)."),
+    centre_decay: float = typer.Option(0.9, "--centre-decay", help="Moving-average decay of the feature centres."),
+    no_pixel: bool = typer.Option(False, "--no-pixel", help="Ablation (§5.5): drop Eq. 6's pixel term."),
+    no_pair_d: bool = typer.Option(False, "--no-pair-d", help="Ablation: drop Eq. 6's f_D term."),
+    no_pair_c: bool = typer.Option(False, "--no-pair-c", help="Ablation: drop Eq. 6's f_C term."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    workers: int = typer.Option(2, "--workers", help="Processes decoding images into the cache."),
+    cache_dir: Path = typer.Option(None, "--cache-dir", help="Where the decoded-image cache lives."),
+    split: str = typer.Option("train", "--split", help="Manifest split to train on (all: every image)."),
+    log_every: int = typer.Option(50, "--log-every"),
+    sample_every: int = typer.Option(500, "--sample-every"),
+    ckpt_every: int = typer.Option(1000, "--ckpt-every"),
+) -> None:
+    """Train CVAE-GAN (or a baseline) on a folder of class subfolders.
+
+    Writes runs/<name>/: checkpoints/latest.pt (+ periodic ones), samples/*.png grids with fixed z,
+    log.jsonl with every loss term and images/s, config.json. Ctrl-C saves a checkpoint; --resume
+    continues with the same random streams.
+    """
+    if model not in MODEL_KINDS:
+        raise CvaeganError(f"unknown --model '{model}'; choose one of {', '.join(MODEL_KINDS)}")
+    if resolution not in RESOLUTIONS:
+        raise CvaeganError(f"--resolution must be one of {', '.join(map(str, RESOLUTIONS))}")
+    if steps is not None and steps < 1 or batch_size < 2 or min(log_every, sample_every, ckpt_every) < 1:
+        raise CvaeganError("--steps, --log-every, --sample-every and --ckpt-every must be ≥ 1; --batch-size ≥ 2")
+    lrs = dict(lr_e=lr_e, lr_g=lr_g, lr_d=lr_d, lr_c=lr_c) if lr is None else dict.fromkeys(
+        ("lr_e", "lr_g", "lr_d", "lr_c"), lr)
+    try:
+        loss = LossConfig(lambda1, lambda2, lambda3, lambda4, centre_decay, not no_pixel, not no_pair_d, not no_pair_c)
+    except ValueError as exc:
+        raise CvaeganError(str(exc)) from exc
+    opts = TrainOptions(data=data, out=out, name=name, resume=resume, model=model, resolution=resolution,
+                        width=width, latent_dim=latent_dim, batch_size=batch_size, steps=steps, epochs=epochs,
+                        loss=loss, optim=OptimConfig(**lrs), seed=seed, device=device, workers=workers,
+                        cache_dir=cache_dir, split=None if split == "all" else split, log_every=log_every,
+                        sample_every=sample_every, ckpt_every=ckpt_every)
+    console = Console(stderr=True)
+    result = train(opts, console)
+    verb = "interrupted" if result.interrupted else "finished"
+    console.print(f"{verb} at step {result.step}/{result.total_steps} in {result.seconds:.0f} s; "
+                  f"checkpoint: {result.checkpoint}")
+    if result.interrupted:
+        console.print(f"resume with: cvaegan train {data} --name {result.run_dir.name} --out {out} --resume")
+        raise typer.Exit(130)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train", epilog=EPILOG)(cli_errors(train_cmd))

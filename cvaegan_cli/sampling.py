@@ -1,0 +1,82 @@
+"""Drawing samples from a checkpoint: class lookup by index or name, seeded z ~ N(0, I)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from cvaegan_cli.device import autocast
+from cvaegan_cli.errors import CvaeganError
+from cvaegan_cli.images import save_grid, to_pil, save_png
+from models import CVAEGAN
+
+
+def resolve_class(spec: str | int, class_names: list[str]) -> int:
+    """An index ("42") or a class name (exact, then case/underscore-insensitive). Unknown names
+    get an error listing the closest names."""
+    k = len(class_names)
+    text = str(spec).strip()
+    if re.fullmatch(r"-?\d+", text):
+        idx = int(text)
+        if not 0 <= idx < k:
+            raise CvaeganError(f"class index {idx} is out of range: this model has classes 0..{k - 1}")
+        return idx
+    if text in class_names:
+        return class_names.index(text)
+    norm = {_norm(n): i for i, n in enumerate(class_names)}
+    if _norm(text) in norm:
+        return norm[_norm(text)]
+    close = difflib.get_close_matches(text, class_names, n=5, cutoff=0.4) or \
+        [class_names[norm[m]] for m in difflib.get_close_matches(_norm(text), list(norm), n=5, cutoff=0.4)]
+    hint = f"closest: {', '.join(close)}" if close else f"classes include: {', '.join(class_names[:5])}" + \
+        (", ..." if k > 5 else "")
+    raise CvaeganError(f"unknown class '{text}'; {hint}")
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s_\-]+", " ", name).strip().casefold()
+
+
+def safe_name(name: str) -> str:
+    """A class name as a folder name: no separators, no leading dots."""
+    out = re.sub(r"[^\w\-. ]+", "_", name).strip().replace(" ", "_").lstrip(".")
+    return out or "class"
+
+
+@torch.no_grad()
+def sample(model: CVAEGAN, labels: torch.Tensor, seed: int, batch_size: int = 256) -> torch.Tensor:
+    """x = G(z, c), z ~ N(0, I) drawn on the CPU from `seed`, so results match across devices."""
+    device = next(model.parameters()).device
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(len(labels), model.latent_dim, generator=g)
+    out = []
+    for i in range(0, len(labels), batch_size):
+        with autocast(device):
+            c = model.class_vector(labels[i:i + batch_size].to(device))
+            out.append(model.generate(z[i:i + batch_size].to(device), c).cpu())
+    return torch.cat(out)
+
+
+@dataclass
+class SampleResult:
+    grid: Path
+    files: list[Path]
+    classes: list[int]
+
+
+def sample_to_files(model: CVAEGAN, class_names: list[str], classes: list[int], n: int, seed: int,
+                    out: Path, separate: Path | None = None) -> SampleResult:
+    """n samples of each class: one grid (a row per class, or a square grid for one class) and,
+    with `separate`, one PNG per sample in an ImageFolder tree separate/<class>/<seed>_<i>.png."""
+    labels = torch.tensor(classes).repeat_interleave(n)
+    x = sample(model, labels, seed)
+    grid = save_grid(x, out, nrow=None if len(classes) == 1 else n)
+    files: list[Path] = []
+    if separate is not None:
+        for j, (img, y) in enumerate(zip(x, labels.tolist())):
+            files.append(save_png(to_pil(img), separate / safe_name(class_names[y]) / f"{seed}_{j % n:05d}.png"))
+    return SampleResult(grid, files, classes)

@@ -1,0 +1,332 @@
+"""`cvaegan train`: the loop around `models.train_step` — data, run folder, logs, grids,
+checkpoints, resume, Ctrl-C and divergence handling.
+
+Run folder `runs/<name>/`: config.json, log.jsonl (one JSON object per log interval and per
+event), samples/step_XXXXXXX.png + samples/latest.png (fixed z and classes), checkpoints/latest.pt
+and checkpoints/step_XXXXXXX.pt.
+
+Determinism: the data order comes from a CPU generator (seed), the noise (z, z_p, c_p, flips)
+from a generator on the device (seed + 1). A checkpoint stores the data generator's state at the
+start of the current epoch, the position in it and the noise generator's state, so `--resume`
+continues the same streams: on the CPU, N steps straight and N/2 + resume + N/2 give identical
+weights (tested).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+import os
+import platform
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from cvaegan_cli import __version__
+from cvaegan_cli.atomic import atomic_write_json
+from cvaegan_cli.checkpoint_io import load_checkpoint, save_checkpoint
+from cvaegan_cli.data import DeviceBatches, ImageCache, build_cache
+from cvaegan_cli.device import autocast, configure, memory_format, resolve_device
+from cvaegan_cli.errors import CvaeganError
+from cvaegan_cli.images import save_grid
+from cvaegan_cli.progress import make_progress
+from models import CVAEGAN, CVAEGANConfig, LossConfig, ModelConfig, OptimConfig, make_checkpoint, train_step
+from models.algorithm import make_optimizers
+from models.checkpoint import load_optimizers, model_from_checkpoint
+
+MAIN_LOSSES = ("loss_g", "loss_kl", "loss_d", "loss_c")
+
+
+@dataclass
+class TrainOptions:
+    data: Path
+    out: Path = Path("runs")
+    name: str | None = None
+    resume: bool = False
+    model: str = "cvaegan"
+    resolution: int = 64
+    width: float = 1.0
+    latent_dim: int = 256
+    batch_size: int = 64
+    steps: int | None = None
+    epochs: float | None = None
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 2
+    cache_dir: Path | None = None
+    split: str | None = "train"
+    log_every: int = 50
+    sample_every: int = 500
+    ckpt_every: int = 1000
+    flip: bool = True
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    total_steps: int
+    checkpoint: Path
+    interrupted: bool
+    last: dict[str, float]
+    seconds: float
+    history: list[dict[str, Any]]
+
+
+class TrainingDiverged(CvaeganError):
+    pass
+
+
+class _StopFlag:
+    """First Ctrl-C / SIGTERM asks the loop to stop after the current step and save; a second one
+    interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopFlag":
+        if _in_main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def train(opts: TrainOptions, console: Console | None = None,
+          on_log: Callable[[dict[str, Any]], None] | None = None,
+          stop: Callable[[int], bool] | None = None) -> TrainResult:
+    """Train (or resume) a run. `stop(step)` lets callers (the demo, tests) end early cleanly."""
+    console = console or Console(stderr=True)
+    device = resolve_device(opts.device)
+    configure(device)
+    torch.manual_seed(opts.seed)
+    run_dir = opts.out / (opts.name or _default_name(opts))
+    ckpt_dir = run_dir / "checkpoints"
+    latest = ckpt_dir / "latest.pt"
+
+    resume_ckpt = None
+    if opts.resume:
+        resume_ckpt = load_checkpoint(latest) if latest.is_file() else None
+        if resume_ckpt is None:
+            raise CvaeganError(f"--resume: no checkpoint at {latest}")
+    elif latest.is_file():
+        raise CvaeganError(f"{run_dir} already holds a run; continue it with --resume or pick another --name")
+
+    with make_progress(console, transient=True) as prog:
+        task = prog.add_task("decoding images", total=None, info="")
+        cache = build_cache(opts.data, opts.resolution, workers=opts.workers, cache_dir=opts.cache_dir,
+                            split=opts.split, progress=lambda i, n: prog.update(task, completed=i, total=n))
+    _report_skipped(cache, console)
+    if len(cache) < 2:
+        raise CvaeganError(f"{opts.data}: training needs at least 2 readable images, found {len(cache)}")
+
+    if resume_ckpt is not None:
+        model = model_from_checkpoint(resume_ckpt, device)
+        if resume_ckpt["class_names"] != cache.class_names:
+            raise CvaeganError(f"--resume: the checkpoint's {len(resume_ckpt['class_names'])} classes differ "
+                               f"from the {len(cache.class_names)} classes of {opts.data}")
+        cfg = model.cfg
+    else:
+        cfg = CVAEGANConfig(ModelConfig(num_classes=len(cache.class_names), resolution=opts.resolution,
+                                        latent_dim=opts.latent_dim, width=opts.width, model=opts.model),
+                            opts.loss, opts.optim)
+        model = CVAEGAN(cfg).to(device)
+    mf = memory_format(device)
+    model = model.to(memory_format=mf)
+    optimizers = make_optimizers(model)
+
+    batches = DeviceBatches(cache, opts.batch_size, device, flip=opts.flip, memory_format=mf)
+    total_steps = opts.steps if opts.steps is not None else math.ceil((opts.epochs or 1.0) * batches.steps_per_epoch)
+    data_gen = torch.Generator().manual_seed(opts.seed)
+    noise_gen = torch.Generator(device=device).manual_seed(opts.seed + 1)
+    step, epoch, pos = 0, 0, 0
+    epoch_state = data_gen.get_state()
+    if resume_ckpt is not None:
+        load_optimizers(resume_ckpt, optimizers)
+        rng = resume_ckpt["rng"]
+        step, epoch, pos = resume_ckpt["step"], int(rng["epoch"]), int(rng["epoch_pos"])
+        epoch_state = rng["data_epoch"]
+        noise_gen.set_state(rng["noise"])
+        torch.set_rng_state(rng["torch"])
+    data_gen.set_state(epoch_state)
+    order = batches.epoch_order(data_gen)
+    grid_z, grid_c = _grid_inputs(model, opts.seed)
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    meta = _run_meta(opts, cache, device)
+    atomic_write_json(run_dir / "config.json", {"train": _jsonable(dataclasses.asdict(opts)),
+                                                "model": cfg.to_dict(), "class_names": cache.class_names,
+                                                "meta": meta})
+    log = _JsonlLog(run_dir / "log.jsonl")
+    log.write({"event": "resume" if resume_ckpt else "start", "step": step, "total_steps": total_steps,
+               "images": len(cache), "classes": len(cache.class_names), "device": str(device),
+               "time": _now()})
+
+    def checkpoint(*also: Path) -> Path:
+        ckpt = make_checkpoint(model, class_names=cache.class_names, step=step, optimizers=optimizers,
+                               rng={"data_epoch": epoch_state, "epoch": epoch, "epoch_pos": pos,
+                                    "noise": noise_gen.get_state(), "torch": torch.get_rng_state()},
+                               meta={**meta, "saved": _now(), "images_seen": step * batches.batch_size})
+        for path in also:
+            save_checkpoint(path, ckpt)
+        return save_checkpoint(latest, ckpt)
+
+    history: list[dict[str, Any]] = []
+    pending: list[dict[str, torch.Tensor]] = []
+    t0 = time.perf_counter()
+    t_last, step_last = t0, step
+    last: dict[str, float] = {}
+    interrupted = False
+    start_step = step
+    with _StopFlag() as flag, make_progress(console) as prog:
+        task = prog.add_task(f"training {opts.model}", total=total_steps, completed=step, info="")
+        try:
+            while step < total_steps:
+                x, y = batches.batch(order, pos, noise_gen)
+                pending.append(train_step(model, optimizers, x, y, noise_gen, autocast(device)))
+                step, pos = step + 1, pos + 1
+                if pos == batches.steps_per_epoch:
+                    epoch, pos = epoch + 1, 0
+                    epoch_state = data_gen.get_state()
+                    order = batches.epoch_order(data_gen)
+                want_stop = flag.requested or (stop is not None and stop(step))
+                if step % opts.log_every == 0 or step == total_steps or want_stop \
+                        or step % opts.ckpt_every == 0:
+                    now = time.perf_counter()
+                    last = _flush(pending)  # the only host sync: once per log interval
+                    pending = []
+                    rate = (step - step_last) * batches.batch_size / max(now - t_last, 1e-9)
+                    rec = {"step": step, "epoch": epoch, "images_per_s": round(rate, 2),
+                           "step_time_s": round((now - t_last) / max(step - step_last, 1), 5), **last}
+                    t_last, step_last = now, step
+                    _check_finite(last, step, latest)
+                    log.write(rec)
+                    history.append(rec)
+                    if on_log:
+                        on_log(rec)
+                    prog.update(task, completed=step, info=_progress_info(rate, last))
+                if step % opts.sample_every == 0:
+                    _write_grid(model, grid_z, grid_c, run_dir, step)
+                if step % opts.ckpt_every == 0:
+                    checkpoint(ckpt_dir / f"step_{step:07d}.pt")
+                if want_stop:
+                    interrupted = flag.requested
+                    break
+        except KeyboardInterrupt:
+            interrupted = True  # second Ctrl-C mid-step: the step may be half applied; keep the last save
+            log.write({"event": "interrupt", "step": step, "time": _now(), "saved": False})
+            raise CvaeganError(f"interrupted twice at step {step}; last saved checkpoint: {latest}") from None
+    if pending:
+        last = _flush(pending)
+        _check_finite(last, step, latest)
+    ckpt_path = checkpoint()
+    _write_grid(model, grid_z, grid_c, run_dir, step)
+    seconds = time.perf_counter() - t0
+    log.write({"event": "interrupt" if interrupted else "end", "step": step, "time": _now(),
+               "seconds": round(seconds, 2), "images_per_s": round((step - start_step) * batches.batch_size
+                                                                   / max(seconds, 1e-9), 2)})
+    return TrainResult(run_dir, step, total_steps, ckpt_path, interrupted, last, seconds, history)
+
+
+def _flush(pending: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+    keys = pending[0].keys()
+    stacked = torch.stack([torch.stack([p[k] for k in keys]) for p in pending]).mean(0).tolist()
+    return {k: float(v) for k, v in zip(keys, stacked)}
+
+
+def _check_finite(last: dict[str, float], step: int, latest: Path) -> None:
+    bad = [k for k, v in last.items() if not math.isfinite(v)]
+    if bad:
+        kept = f"the last good checkpoint is {latest}" if latest.is_file() else "no checkpoint was written yet"
+        raise TrainingDiverged(f"{', '.join(bad)} became {last[bad[0]]} by step {step}; training stopped "
+                               f"and {kept} (lower the learning rates or check the data)")
+
+
+def _grid_inputs(model: CVAEGAN, seed: int, per_class: int = 8, max_classes: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed z and classes (≤ 8 classes, evenly spread, 8 samples each) so grids show progress."""
+    k = model.num_classes
+    classes = torch.linspace(0, k - 1, min(k, max_classes)).round().long().unique()
+    g = torch.Generator().manual_seed(seed + 2)
+    z = torch.randn(len(classes) * per_class, model.latent_dim, generator=g)
+    return z, classes.repeat_interleave(per_class)
+
+
+def _write_grid(model: CVAEGAN, z: torch.Tensor, labels: torch.Tensor, run_dir: Path, step: int) -> None:
+    device = next(model.parameters()).device
+    with autocast(device):
+        x = model.generate(z.to(device), model.class_vector(labels.to(device)))
+    save_grid(x, run_dir / "samples" / f"step_{step:07d}.png", nrow=8)
+    save_grid(x, run_dir / "samples" / "latest.png", nrow=8)
+
+
+def _progress_info(rate: float, last: dict[str, float]) -> str:
+    parts = [f"{rate:,.0f} img/s"] + [f"{k[5:]} {last[k]:.3g}" for k in MAIN_LOSSES if k in last]
+    return "  ".join(parts)
+
+
+def _report_skipped(cache: ImageCache, console: Console) -> None:
+    if cache.skipped:
+        console.print(f"[yellow]warning:[/] skipped {len(cache.skipped)} unreadable image(s), e.g. "
+                      f"{cache.skipped[0][0]} ({cache.skipped[0][1]})")
+
+
+class _JsonlLog:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def write(self, rec: dict[str, Any]) -> None:
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(rec) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def _run_meta(opts: TrainOptions, cache: ImageCache, device: torch.device) -> dict[str, Any]:
+    return {"cvaegan": __version__, "torch": str(torch.__version__), "python": platform.python_version(),
+            "device": str(device), "argv": sys.argv, "data": str(Path(opts.data).resolve()),
+            "images": len(cache), "skipped": len(cache.skipped), "resolution": opts.resolution,
+            "batch_size": opts.batch_size, "seed": opts.seed}
+
+
+def _default_name(opts: TrainOptions) -> str:
+    return f"{Path(opts.data).resolve().name}-{opts.model}-{opts.resolution}"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
