@@ -9,10 +9,15 @@ Each network's parameters receive the gradient of its own objective and nothing 
     line 18  θ_E ← ∇ (λ1 L_KL + λ2 L_G)           (Eqs. 5, 6)
 
 This is done with `torch.autograd.backward(loss, inputs=params)`, which accumulates a loss's
-gradient into the named parameters only, over one shared forward graph: no network is run twice.
-Lines 17 and 18 share one backward pass of λ1 L_KL + λ2 L_G + λ3 L_GD + λ4 L_GC into θ_G ∪ θ_E:
-L_KL does not depend on θ_G, and L_GD, L_GC (computed on prior samples x_p = G(z_p, c_p)) do not
-depend on θ_E, so each network receives exactly its line's gradient (tests/test_routing.py checks it).
+gradient into the named parameters only, over one shared forward graph (lines 2–14 run each
+network once per batch). Lines 17 and 18 share one backward pass of
+λ1 L_KL + λ2 L_G + λ3 L_GD + λ4 L_GC into θ_G ∪ θ_E: L_KL does not depend on θ_G, and L_GD, L_GC
+(computed on prior samples x_p = G(z_p, c_p)) do not depend on θ_E, so each network receives
+exactly its line's gradient (tests/test_routing.py checks it).
+
+That independence holds only because real, reconstructed and prior batches go through G, D and C
+as SEPARATE batches (the DCGAN convention): batch norm over a concatenated batch would couple
+x_p's features to x_f's and so leak E into L_GD/L_GC, which the routing test detects.
 
 Baselines through the same networks and losses (§5.1, Table 1):
   cvae    E, G:    λ1 L_KL + λ2 ½‖x − x'‖²
@@ -35,10 +40,16 @@ from models.model import CVAEGAN
 
 @dataclass
 class StepLosses:
-    """Each network's objective (with graph) and every logged term (detached)."""
+    """Each network's objective and the loss terms it is made of (both with graph), plus
+    diagnostics. `logs` is everything, detached, for logging without a host sync."""
 
     objectives: dict[str, Tensor]
-    logs: dict[str, Tensor] = field(default_factory=dict)
+    terms: dict[str, Tensor]
+    extras: dict[str, Tensor] = field(default_factory=dict)
+
+    @property
+    def logs(self) -> dict[str, Tensor]:
+        return {k: v.detach().float() for k, v in {**self.terms, **self.extras}.items()}
 
 
 def make_optimizers(model: CVAEGAN) -> dict[str, torch.optim.Optimizer]:
@@ -88,13 +99,12 @@ def cvaegan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator) -
     l_kl = L.loss_kl(mu, logvar)                                         # 5: L_KL, Eq. 5
     z_p, y_p = sample_prior(m, b, gen, x_r.device)                       # 7: z_p ~ N(0, I), c_p ~ U{1..K}
     c_p = m.class_vector(y_p)
-    x_f, x_p = m.G(torch.cat([z, z_p]), torch.cat([c_r, c_p]))[0].split(b)  # 6: x_f; 8: x_p (one G pass)
-    d_logits, f_d = m.D(torch.cat([x_r, x_f, x_p]))
-    d_r, d_f, d_p = d_logits.split(b)
-    fd_r, fd_f, fd_p = f_d.split(b)
+    x_f, _ = m.G(z, c_r)                                                 # 6: x_f = G(z, c_r)
+    x_p, _ = m.G(z_p, c_p)                                               # 8: x_p = G(z_p, c_p)
+    (d_r, fd_r), (d_f, fd_f), (d_p, fd_p) = m.D(x_r), m.D(x_f), m.D(x_p)
     l_d = L.loss_d(d_r, d_f, d_p)                                        # 9: L_D, Eq. 1
     with frozen_bn_statistics(m.C):  # fakes must not shift C's running statistics of real images
-        fc_f, fc_p = m.C(torch.cat([x_f, x_p]))[1].split(b)
+        (_, fc_f), (_, fc_p) = m.C(x_f), m.C(x_p)
     centre_r, centre_p = m.centres.update_d(fd_r, fd_p)                  # 10: f_D centres (moving avg.)
     l_gd = L.loss_gd(centre_r, centre_p)                                 # 11: L_GD, Eq. 2
     centres_r, centres_p, valid = m.centres.update_c(fc_r, y_r, fc_p, y_p)  # 12: per-class f_C centres
@@ -110,11 +120,8 @@ def cvaegan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator) -
         "G+E": lam.lambda_kl * l_kl + lam.lambda_g * l_g                 # 17 + 18 (see module doc)
         + lam.lambda_gd * l_gd + lam.lambda_gc * l_gc,
     }
-    logs = {"loss_c": l_c, "loss_d": l_d, "loss_kl": l_kl, "loss_g": l_g, "loss_gd": l_gd,
-            "loss_gc": l_gc, **parts, "d_real": torch.sigmoid(d_r.float()).mean(),
-            "d_fake": torch.sigmoid(d_p.float()).mean(),
-            "acc_c": (logits_r.argmax(1) == y_r).float().mean()}
-    return StepLosses(objectives, _detached(logs))
+    terms = {"loss_c": l_c, "loss_d": l_d, "loss_kl": l_kl, "loss_g": l_g, "loss_gd": l_gd, "loss_gc": l_gc}
+    return StepLosses(objectives, terms, {**parts, **_diagnostics(d_r, d_p, logits_r, y_r)})
 
 
 def cvae_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator) -> StepLosses:
@@ -124,8 +131,7 @@ def cvae_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator) -> S
     x_f, _ = m.G(reparameterize(mu, logvar, gen), c_r)
     l_kl = L.loss_kl(mu, logvar)                                         # Eq. 5
     l_g, parts = L.loss_g_pairwise(x_r, x_f, None, None, None, None)     # Eq. 6, pixel term only
-    return StepLosses({"G+E": lam.lambda_kl * l_kl + lam.lambda_g * l_g},
-                      _detached({"loss_kl": l_kl, "loss_g": l_g, **parts}))
+    return StepLosses({"G+E": lam.lambda_kl * l_kl + lam.lambda_g * l_g}, {"loss_kl": l_kl, "loss_g": l_g}, parts)
 
 
 def cgan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator) -> StepLosses:
@@ -135,17 +141,14 @@ def cgan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator) -> S
     z_p, y_p = sample_prior(m, b, gen, x_r.device)
     c_p = m.class_vector(y_p)
     x_p, _ = m.G(z_p, c_p)
-    d_logits, _ = m.D(torch.cat([x_r, x_p]))
-    d_r, d_p = d_logits.split(b)
+    (d_r, _), (d_p, _) = m.D(x_r), m.D(x_p)
     l_d = L.loss_d(d_r, d_p)                                             # Eq. 1
     with frozen_bn_statistics(m.C):
         logits_p, _ = m.C(x_p)
     l_gd = L.loss_gd_prime(d_p)                                          # §3.1 L'_GD
     l_gc = L.loss_c(logits_p, c_p)                                       # Eq. 3 applied to G (symmetric)
-    logs = {"loss_c": l_c, "loss_d": l_d, "loss_gd": l_gd, "loss_gc": l_gc,
-            "d_real": torch.sigmoid(d_r.float()).mean(), "d_fake": torch.sigmoid(d_p.float()).mean(),
-            "acc_c": (logits_r.argmax(1) == y_r).float().mean()}
-    return StepLosses({"C": l_c, "D": l_d, "G": l_gd + l_gc}, _detached(logs))
+    terms = {"loss_c": l_c, "loss_d": l_d, "loss_gd": l_gd, "loss_gc": l_gc}
+    return StepLosses({"C": l_c, "D": l_d, "G": l_gd + l_gc}, terms, _diagnostics(d_r, d_p, logits_r, y_r))
 
 
 def fmcgan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator) -> StepLosses:
@@ -155,18 +158,15 @@ def fmcgan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator) ->
     l_c = L.loss_c(logits_r, m.class_vector(y_r))                        # Eq. 3
     z_p, y_p = sample_prior(m, b, gen, x_r.device)
     x_p, _ = m.G(z_p, m.class_vector(y_p))
-    d_logits, f_d = m.D(torch.cat([x_r, x_p]))
-    d_r, d_p = d_logits.split(b)
-    fd_r, fd_p = f_d.split(b)
+    (d_r, fd_r), (d_p, fd_p) = m.D(x_r), m.D(x_p)
     l_d = L.loss_d(d_r, d_p)                                             # Eq. 1
     with frozen_bn_statistics(m.C):
         _, fc_p = m.C(x_p)
     l_gd = L.loss_gd(*m.centres.update_d(fd_r, fd_p))                    # Eq. 2
     l_gc = L.loss_gc(*m.centres.update_c(fc_r, y_r, fc_p, y_p))          # Eq. 4
-    logs = {"loss_c": l_c, "loss_d": l_d, "loss_gd": l_gd, "loss_gc": l_gc,
-            "d_real": torch.sigmoid(d_r.float()).mean(), "d_fake": torch.sigmoid(d_p.float()).mean(),
-            "acc_c": (logits_r.argmax(1) == y_r).float().mean()}
-    return StepLosses({"C": l_c, "D": l_d, "G": lam.lambda_gd * l_gd + lam.lambda_gc * l_gc}, _detached(logs))
+    terms = {"loss_c": l_c, "loss_d": l_d, "loss_gd": l_gd, "loss_gc": l_gc}
+    return StepLosses({"C": l_c, "D": l_d, "G": lam.lambda_gd * l_gd + lam.lambda_gc * l_gc}, terms,
+                      _diagnostics(d_r, d_p, logits_r, y_r))
 
 
 LOSSES_OF = {"cvaegan": cvaegan_losses, "cvae": cvae_losses, "cgan": cgan_losses, "fmcgan": fmcgan_losses}
@@ -203,5 +203,7 @@ def frozen_bn_statistics(module: nn.Module) -> Iterator[None]:
             bn.momentum = mom
 
 
-def _detached(d: dict[str, Tensor]) -> dict[str, Tensor]:
-    return {k: v.detach().float() for k, v in d.items()}
+def _diagnostics(d_r: Tensor, d_p: Tensor, logits_r: Tensor, y_r: Tensor) -> dict[str, Tensor]:
+    """Mean D(x_r), mean D(x_p) and C's accuracy on the real batch."""
+    return {"d_real": torch.sigmoid(d_r.float()).mean(), "d_fake": torch.sigmoid(d_p.float()).mean(),
+            "acc_c": (logits_r.argmax(1) == y_r).float().mean()}

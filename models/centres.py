@@ -45,7 +45,7 @@ class FeatureCentres(nn.Module):
             sums, counts = reduce(sums), reduce(counts)
         batch = sums / counts[:, None]
         seen = self.d_seen.clone()  # autograd keeps the mask; the buffer changes below
-        real = torch.where(seen, self.decay * self.d_real + (1 - self.decay) * batch[0], batch[0])
+        real = torch.where(seen, self.decay * self.d_real + (1 - self.decay) * batch[0], batch[0]).detach()
         fake = torch.where(seen, self.decay * self.d_fake + (1 - self.decay) * batch[1], batch[1])
         self.d_real.copy_(real.detach())
         self.d_fake.copy_(fake.detach())
