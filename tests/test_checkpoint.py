@@ -1,0 +1,89 @@
+"""Checkpoint round trip (weights_only=True) and rejection of bad files with one-line errors."""
+
+import pytest
+import torch
+
+from cvaegan_cli.checkpoint_io import load_checkpoint, save_checkpoint
+from cvaegan_cli.errors import CvaeganError
+from models import CVAEGAN, CVAEGANConfig, ModelConfig, make_checkpoint, model_from_checkpoint
+from models.algorithm import make_optimizers, train_step
+from models.checkpoint import load_optimizers
+
+
+def _trained(seed=0):
+    torch.manual_seed(seed)
+    m = CVAEGAN(CVAEGANConfig(ModelConfig(num_classes=3, resolution=32, width=0.125, latent_dim=16)))
+    opts = make_optimizers(m)
+    g = torch.Generator().manual_seed(seed)
+    x, y = torch.rand(6, 3, 32, 32) * 2 - 1, torch.tensor([0, 1, 2, 0, 1, 2])
+    for _ in range(2):
+        train_step(m, opts, x, y, g)
+    return m, opts, g
+
+
+def test_round_trip_restores_everything(tmp_path):
+    m, opts, g = _trained()
+    ckpt = make_checkpoint(m, class_names=["a", "b", "c"], step=2, optimizers=opts,
+                           rng={"noise": g.get_state()}, meta={"note": "x"})
+    path = save_checkpoint(tmp_path / "c.pt", ckpt)
+    loaded = torch.load(path, weights_only=True)  # the format is weights_only-safe
+    m2 = model_from_checkpoint(loaded)
+    for (k, a), (_, b) in zip(m.state_dict().items(), m2.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert loaded["class_names"] == ["a", "b", "c"] and loaded["step"] == 2
+    opts2 = make_optimizers(m2)
+    load_optimizers(loaded, opts2)
+    # identical state ⇒ identical next step
+    g2 = torch.Generator()
+    g2.set_state(loaded["rng"]["noise"])
+    x, y = torch.rand(6, 3, 32, 32) * 2 - 1, torch.tensor([2, 1, 0, 2, 1, 0])
+    la = train_step(m, opts, x, y, g)
+    lb = train_step(m2, opts2, x, y, g2)
+    for k in la:
+        assert torch.allclose(la[k], lb[k]), k
+    assert torch.equal(m.centres.c_real, m2.centres.c_real)
+
+
+def test_no_temp_files_left_behind(tmp_path):
+    m, opts, _ = _trained()
+    save_checkpoint(tmp_path / "c.pt", make_checkpoint(m, class_names=["a", "b", "c"], step=0))
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"hello, not a checkpoint\n", "not a PyTorch checkpoint"),
+    (b"", "not a PyTorch checkpoint"),
+])
+def test_garbage_is_rejected_in_one_line(tmp_path, content, needle):
+    p = tmp_path / "bad.pt"
+    p.write_bytes(content)
+    with pytest.raises(CvaeganError, match=needle) as e:
+        load_checkpoint(p)
+    assert str(p) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_truncated_and_foreign_and_other_version(tmp_path):
+    m, _, _ = _trained()
+    good = save_checkpoint(tmp_path / "good.pt", make_checkpoint(m, class_names=["a", "b", "c"], step=0))
+    data = good.read_bytes()
+    (tmp_path / "trunc.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CvaeganError, match="truncated or corrupt"):
+        load_checkpoint(tmp_path / "trunc.pt")
+    torch.save({"state_dict": {}}, tmp_path / "foreign.pt")
+    with pytest.raises(CvaeganError, match="not a cvaegan checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    ckpt = torch.load(good, weights_only=True)
+    ckpt["version"] = 99
+    torch.save(ckpt, tmp_path / "v99.pt")
+    with pytest.raises(CvaeganError, match="version 99"):
+        load_checkpoint(tmp_path / "v99.pt")
+    with pytest.raises(CvaeganError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    import argparse  # any class outside torch's allow-list stands for arbitrary pickled code
+
+    torch.save({"format": "cvaegan-checkpoint", "obj": argparse.Namespace(a=1)}, tmp_path / "evil.pt")
+    with pytest.raises(CvaeganError, match="refusing to unpickle"):
+        load_checkpoint(tmp_path / "evil.pt")

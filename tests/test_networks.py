@@ -1,0 +1,76 @@
+"""Output shapes at every resolution, the paper's G layout, and label conditioning."""
+
+import pytest
+import torch
+from torch import nn
+
+from models import CVAEGAN, CVAEGANConfig, ModelConfig
+from models.networks import Generator
+
+
+@pytest.mark.parametrize("res", [32, 64, 128, 256])
+def test_shapes_at_every_resolution(res):
+    k, b = 5, 2
+    m = CVAEGAN(CVAEGANConfig(ModelConfig(num_classes=k, resolution=res, width=0.125, latent_dim=32)))
+    m.eval()
+    x = torch.rand(b, 3, res, res) * 2 - 1
+    c = m.class_vector(torch.tensor([0, 4]))
+    (mu, logvar), f_e = m.E(x, c)
+    assert mu.shape == logvar.shape == (b, 32)
+    img, _ = m.G(mu, c)
+    assert img.shape == (b, 3, res, res) and img.abs().max() <= 1
+    logit, f_d = m.D(x)
+    assert logit.shape == (b,) and f_d.shape == (b, m.D.fc.in_features)
+    logits, f_c = m.C(x)
+    assert logits.shape == (b, k) and f_c.shape == (b, m.C.fc_out.in_features)
+
+
+def test_generator_is_the_papers_layout_at_128():
+    g = Generator(ModelConfig(num_classes=3, resolution=128))
+    convs = [mod for mod in g.convs if isinstance(mod, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [256, 256, 128, 92, 64, 3]
+    assert [c.kernel_size[0] for c in convs] == [3, 3, 5, 5, 5, 5]
+    assert sum(isinstance(mod, nn.Upsample) for mod in g.convs) == 6
+    assert sum(isinstance(mod, nn.BatchNorm2d) for mod in g.convs) == 5  # after each conv but the last
+    assert sum(isinstance(mod, nn.Linear) for mod in g.modules()) == 2
+
+
+def test_features_are_inputs_of_the_last_fc():
+    m = CVAEGAN(CVAEGANConfig(ModelConfig(num_classes=4, resolution=32, width=0.125)))
+    m.eval()
+    x = torch.rand(3, 3, 32, 32)
+    logit, f_d = m.D(x)
+    assert torch.allclose(m.D.fc(f_d).squeeze(1), logit)
+    logits, f_c = m.C(x)
+    assert torch.allclose(m.C.fc_out(f_c), logits)
+
+
+def test_label_conditioning_changes_g_and_e():
+    torch.manual_seed(0)
+    m = CVAEGAN(CVAEGANConfig(ModelConfig(num_classes=4, resolution=32, width=0.125, latent_dim=16)))
+    m.eval()
+    z = torch.randn(2, 16)
+    a = m.G(z, m.class_vector(torch.tensor([0, 0])))[0]
+    b = m.G(z, m.class_vector(torch.tensor([3, 3])))[0]
+    assert (a - b).abs().mean() > 1e-2 * a.abs().mean()  # relative: outputs are tiny at DCGAN init
+    x = torch.rand(2, 3, 32, 32)
+    (mu0, _), _ = m.E(x, m.class_vector(torch.tensor([0, 0])))
+    (mu1, _), _ = m.E(x, m.class_vector(torch.tensor([1, 1])))
+    assert (mu0 - mu1).abs().mean() > 1e-2 * mu0.abs().mean()  # E is conditioned on c
+    # a soft class vector is accepted (augment mixes classes)
+    mix = torch.tensor([[0.2, 0.3, 0.5, 0.0]])
+    assert m.G(torch.randn(1, 16), mix)[0].shape == (1, 3, 32, 32)
+
+
+@pytest.mark.parametrize("kind,nets", [("cvaegan", "EGDC"), ("cvae", "EG"), ("cgan", "GDC"), ("fmcgan", "GDC")])
+def test_model_kinds_build_their_networks(kind, nets):
+    m = CVAEGAN(CVAEGANConfig(ModelConfig(num_classes=2, resolution=32, width=0.125, model=kind)))
+    assert "".join(m.nets.keys()) == nets
+    assert (m.centres is not None) == (kind in ("cvaegan", "fmcgan"))
+
+
+def test_bad_config_is_rejected():
+    with pytest.raises(ValueError):
+        ModelConfig(num_classes=3, resolution=48)
+    with pytest.raises(ValueError):
+        ModelConfig(num_classes=3, model="vae")
