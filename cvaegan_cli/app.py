@@ -20,6 +20,7 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "train",
     "sample",
+    "demo",
     # new command modules go above this line
 ]
 

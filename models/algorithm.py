@@ -28,13 +28,14 @@ Baselines through the same networks and losses (§5.1, Table 1):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
 from models import losses as L
+from models.centres import Reduce
 from models.model import CVAEGAN
 
 
@@ -62,16 +63,21 @@ def make_optimizers(model: CVAEGAN) -> dict[str, torch.optim.Optimizer]:
 
 def train_step(model: CVAEGAN, optimizers: dict[str, torch.optim.Optimizer], x_r: Tensor, y_r: Tensor,
                generator: torch.Generator, autocast: contextlib.AbstractContextManager | None = None,
+               reduce: Reduce | None = None, sync_grads: Callable[[], None] | None = None,
                ) -> dict[str, Tensor]:
-    """One step of the configured model. Returns detached loss terms (no host sync)."""
+    """One step of the configured model. Returns detached loss terms (no host sync).
+
+    Data-parallel hooks: `reduce` sums the feature-centre statistics over processes, and
+    `sync_grads` averages gradients over processes between backward and the optimiser step.
+    """
     with autocast or contextlib.nullcontext():
-        step = LOSSES_OF[model.cfg.model.model](model, x_r, y_r, generator)
-    apply_updates(model, optimizers, step.objectives)
+        step = LOSSES_OF[model.cfg.model.model](model, x_r, y_r, generator, reduce)
+    apply_updates(model, optimizers, step.objectives, sync_grads)
     return step.logs
 
 
 def apply_updates(model: CVAEGAN, optimizers: dict[str, torch.optim.Optimizer],
-                  objectives: dict[str, Tensor]) -> None:
+                  objectives: dict[str, Tensor], sync_grads: Callable[[], None] | None = None) -> None:
     """Algorithm 1 lines 15–18: each objective's gradient goes into its own networks only.
 
     `objectives` maps a '+'-joined set of network names to its loss, e.g. {"C": L_C, "D": L_D,
@@ -83,11 +89,14 @@ def apply_updates(model: CVAEGAN, optimizers: dict[str, torch.optim.Optimizer],
     for i, (names, loss) in enumerate(items):
         params = [p for n in names.split("+") for p in model.nets[n].parameters()]
         torch.autograd.backward(loss, inputs=params, retain_graph=i < len(items) - 1)
+    if sync_grads is not None:
+        sync_grads()
     for opt in optimizers.values():
         opt.step()
 
 
-def cvaegan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator) -> StepLosses:
+def cvaegan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator,
+                   reduce: Reduce | None = None) -> StepLosses:
     """Algorithm 1, lines 2–14."""
     lam = m.cfg.loss
     b = x_r.shape[0]
@@ -105,9 +114,9 @@ def cvaegan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator) -
     l_d = L.loss_d(d_r, d_f, d_p)                                        # 9: L_D, Eq. 1
     with frozen_bn_statistics(m.C):  # fakes must not shift C's running statistics of real images
         (_, fc_f), (_, fc_p) = m.C(x_f), m.C(x_p)
-    centre_r, centre_p = m.centres.update_d(fd_r, fd_p)                  # 10: f_D centres (moving avg.)
+    centre_r, centre_p = m.centres.update_d(fd_r, fd_p, reduce)          # 10: f_D centres (moving avg.)
     l_gd = L.loss_gd(centre_r, centre_p)                                 # 11: L_GD, Eq. 2
-    centres_r, centres_p, valid = m.centres.update_c(fc_r, y_r, fc_p, y_p)  # 12: per-class f_C centres
+    centres_r, centres_p, valid = m.centres.update_c(fc_r, y_r, fc_p, y_p, reduce)  # 12: per-class f_C centres
     l_gc = L.loss_gc(centres_r, centres_p, valid)                        # 13: L_GC, Eq. 4
     l_g, parts = L.loss_g_pairwise(                                      # 14: L_G, Eq. 6
         x_r, x_f,
@@ -124,7 +133,8 @@ def cvaegan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator) -
     return StepLosses(objectives, terms, {**parts, **_diagnostics(d_r, d_p, logits_r, y_r)})
 
 
-def cvae_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator) -> StepLosses:
+def cvae_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator,
+                reduce: Reduce | None = None) -> StepLosses:
     lam = m.cfg.loss
     c_r = m.class_vector(y_r)
     (mu, logvar), _ = m.E(x_r, c_r)
@@ -134,7 +144,8 @@ def cvae_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator) -> S
     return StepLosses({"G+E": lam.lambda_kl * l_kl + lam.lambda_g * l_g}, {"loss_kl": l_kl, "loss_g": l_g}, parts)
 
 
-def cgan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator) -> StepLosses:
+def cgan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator,
+                reduce: Reduce | None = None) -> StepLosses:
     b = x_r.shape[0]
     logits_r, _ = m.C(x_r)
     l_c = L.loss_c(logits_r, m.class_vector(y_r))                        # Eq. 3
@@ -151,7 +162,8 @@ def cgan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator) -> S
     return StepLosses({"C": l_c, "D": l_d, "G": l_gd + l_gc}, terms, _diagnostics(d_r, d_p, logits_r, y_r))
 
 
-def fmcgan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator) -> StepLosses:
+def fmcgan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator,
+                  reduce: Reduce | None = None) -> StepLosses:
     lam = m.cfg.loss
     b = x_r.shape[0]
     logits_r, fc_r = m.C(x_r)
@@ -162,8 +174,8 @@ def fmcgan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator) ->
     l_d = L.loss_d(d_r, d_p)                                             # Eq. 1
     with frozen_bn_statistics(m.C):
         _, fc_p = m.C(x_p)
-    l_gd = L.loss_gd(*m.centres.update_d(fd_r, fd_p))                    # Eq. 2
-    l_gc = L.loss_gc(*m.centres.update_c(fc_r, y_r, fc_p, y_p))          # Eq. 4
+    l_gd = L.loss_gd(*m.centres.update_d(fd_r, fd_p, reduce))            # Eq. 2
+    l_gc = L.loss_gc(*m.centres.update_c(fc_r, y_r, fc_p, y_p, reduce))  # Eq. 4
     terms = {"loss_c": l_c, "loss_d": l_d, "loss_gd": l_gd, "loss_gc": l_gc}
     return StepLosses({"C": l_c, "D": l_d, "G": lam.lambda_gd * l_gd + lam.lambda_gc * l_gc}, terms,
                       _diagnostics(d_r, d_p, logits_r, y_r))
