@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +49,10 @@ def safe_name(name: str) -> str:
 
 
 @torch.no_grad()
-def sample(model: CVAEGAN, labels: torch.Tensor, seed: int, batch_size: int = 256) -> torch.Tensor:
-    """x = G(z, c), z ~ N(0, I) drawn on the CPU from `seed`, so results match across devices."""
+def sample(model: CVAEGAN, labels: torch.Tensor, seed: int, batch_size: int = 256,
+           progress: Callable[[int], None] | None = None) -> torch.Tensor:
+    """x = G(z, c), z ~ N(0, I) drawn on the CPU from `seed`, so results match across devices.
+    `progress(n_done)` is called after each batch (evaluate's progress bar)."""
     device = next(model.parameters()).device
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(len(labels), model.latent_dim, generator=g)
@@ -58,6 +61,8 @@ def sample(model: CVAEGAN, labels: torch.Tensor, seed: int, batch_size: int = 25
         with autocast(device):
             c = model.class_vector(labels[i:i + batch_size].to(device))
             out.append(model.generate(z[i:i + batch_size].to(device), c).cpu())
+        if progress is not None:
+            progress(min(i + batch_size, len(labels)))
     return torch.cat(out)
 
 
