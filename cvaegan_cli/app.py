@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "train",
     "sample",
     "demo",
+    "prepare",
     # new command modules go above this line
 ]
 
