@@ -14,7 +14,7 @@ import json
 import os
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,27 +154,64 @@ def _decode_all(index: DatasetIndex, res: int, workers: int, arr_path: Path, met
 
 
 class DeviceBatches:
-    """Seeded, resumable epoch order; batches gathered from the uint8 cache, moved once, then
-    normalised to [-1, 1] and randomly flipped on the device."""
+    """Seeded, resumable epoch order; batches gathered from the uint8 cache, moved once (pinned,
+    non-blocking on CUDA), then normalised to [-1, 1] and randomly flipped on the device.
+
+    `batch_size` is the GLOBAL batch: with `world_size` processes, global batch i is
+    order[i·B:(i+1)·B] and rank r takes its r-th contiguous share. The order depends only on the
+    data generator, so which images make up step k's global batch does not depend on how many
+    processes train (this is what lets a run resume with a different number of processes).
+
+    With `prefetch` (default on CUDA) a background thread gathers and pins the next batch of the
+    epoch while the current step runs, so the step does not wait for the memmap reads.
+    """
 
     def __init__(self, cache: ImageCache, batch_size: int, device: torch.device, *, flip: bool = True,
-                 memory_format: torch.memory_format = torch.contiguous_format):
+                 memory_format: torch.memory_format = torch.contiguous_format, rank: int = 0,
+                 world_size: int = 1, prefetch: bool | None = None):
+        if min(batch_size, len(cache)) < world_size:
+            raise CvaeganError(f"a global batch of {min(batch_size, len(cache))} images cannot be split over "
+                               f"{world_size} processes")
         self.cache = cache
-        self.batch_size = min(batch_size, len(cache))
+        self.world_size, self.rank = world_size, rank
+        self.batch_size = min(batch_size, len(cache)) // world_size * world_size
+        self.local_batch = self.batch_size // world_size
         self.device = device
         self.flip = flip
         self.memory_format = memory_format
         self.labels = torch.from_numpy(cache.labels)
         self.steps_per_epoch = len(cache) // self.batch_size
+        self._pin = device.type == "cuda"
+        use_thread = device.type == "cuda" if prefetch is None else prefetch
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="cvaegan-prefetch") if use_thread else None
+        self._ahead: tuple[torch.Tensor, int, Future] | None = None
 
-    def batch(self, order: torch.Tensor, i: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+    def indices(self, order: torch.Tensor, i: int) -> torch.Tensor:
+        """This rank's image indices in global batch i."""
+        start = i * self.batch_size + self.rank * self.local_batch
+        return order[start:start + self.local_batch]
+
+    def host_batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 (n, R, R, 3) and labels on the host, pinned for an async copy on CUDA."""
         sorted_idx, _ = idx.sort()  # sequential reads from the memmap; order within a batch is irrelevant
         x = torch.from_numpy(np.ascontiguousarray(self.cache.images[sorted_idx.numpy()]))
         y = self.labels[sorted_idx]
-        pin = self.device.type == "cuda"
-        if pin:
-            x = x.pin_memory()
+        if self._pin:
+            x, y = x.pin_memory(), y.pin_memory()
+        return x, y
+
+    def batch(self, order: torch.Tensor, i: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] is order and ahead[1] == i:
+            x, y = ahead[2].result()
+        else:
+            x, y = self.host_batch(self.indices(order, i))
+        if self._pool is not None and i + 1 < self.steps_per_epoch:
+            self._ahead = (order, i + 1, self._pool.submit(self.host_batch, self.indices(order, i + 1)))
+        return self.to_device(x, y, gen)
+
+    def to_device(self, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        pin = self._pin
         x = x.to(self.device, non_blocking=pin).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
         if self.flip:
             mask = torch.rand(x.shape[0], generator=gen, device=self.device) < 0.5
@@ -183,3 +220,8 @@ class DeviceBatches:
 
     def epoch_order(self, gen: torch.Generator) -> torch.Tensor:
         return torch.randperm(len(self.cache), generator=gen)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

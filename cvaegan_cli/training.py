@@ -5,11 +5,19 @@ Run folder `runs/<name>/`: config.json, log.jsonl (one JSON object per log inter
 event), samples/step_XXXXXXX.png + samples/latest.png (fixed z and classes), checkpoints/latest.pt
 and checkpoints/step_XXXXXXX.pt.
 
-Determinism: the data order comes from a CPU generator (seed), the noise (z, z_p, c_p, flips)
-from a generator on the device (seed + 1). A checkpoint stores the data generator's state at the
-start of the current epoch, the position in it and the noise generator's state, so `--resume`
-continues the same streams: on the CPU, N steps straight and N/2 + resume + N/2 give identical
-weights (tested).
+Determinism: the data order comes from a CPU generator (seed) and is the same on every rank;
+the noise (z, z_p, c_p, flips) of step k on rank r comes from a device generator seeded with
+`distributed.step_seed(seed, k, r)`. A checkpoint stores the data generator's state at the start
+of the current epoch and the position in it (in global batches), so `--resume` continues the same
+streams: on the CPU, N steps straight and N/2 + resume + N/2 give identical weights (tested).
+
+Several processes (torchrun): `--batch-size` is the global batch, split evenly over the ranks;
+rank 0 alone writes the run folder. A checkpoint is world-size independent (weights, optimiser
+state, centres and BN running statistics are the same on every rank when saved). Resuming with a
+different number of processes keeps the data order (step k trains on the same global batch), the
+step count, the optimiser state and the centres; it does not reproduce the uninterrupted run bit
+for bit, because ranks ≥ 1 draw different noise and, without --sync-bn, batch-norm statistics are
+taken over differently sized per-rank shards.
 """
 
 from __future__ import annotations
@@ -31,11 +39,12 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from cvaegan_cli import __version__
+from cvaegan_cli import __version__, distributed
 from cvaegan_cli.atomic import atomic_write_json
 from cvaegan_cli.checkpoint_io import load_checkpoint, save_checkpoint
 from cvaegan_cli.data import DeviceBatches, ImageCache, build_cache
-from cvaegan_cli.device import autocast, configure, memory_format, resolve_device
+from cvaegan_cli.device import autocast, configure, memory_format
+from cvaegan_cli.distributed import DistContext
 from cvaegan_cli.errors import CvaeganError
 from cvaegan_cli.images import save_grid
 from cvaegan_cli.progress import make_progress
@@ -70,6 +79,8 @@ class TrainOptions:
     sample_every: int = 500
     ckpt_every: int = 1000
     flip: bool = True
+    sync_bn: bool = False       # SyncBatchNorm over processes (CUDA only)
+    compile: bool = False       # torch.compile every network
 
 
 @dataclass
@@ -121,27 +132,57 @@ def _in_main_thread() -> bool:
 def train(opts: TrainOptions, console: Console | None = None,
           on_log: Callable[[dict[str, Any]], None] | None = None,
           stop: Callable[[int], bool] | None = None) -> TrainResult:
-    """Train (or resume) a run. `stop(step)` lets callers (the demo, tests) end early cleanly."""
+    """Train (or resume) a run. `stop(step)` lets callers (the demo, tests) end early cleanly; in a
+    multi-process job it must give the same answer on every rank.
+
+    Under torchrun (WORLD_SIZE > 1) this joins the process group and trains data-parallel
+    (`cvaegan_cli.distributed`); otherwise it is a single process.
+    """
+    ctx = distributed.setup(opts.device)
+    try:
+        return _train(opts, ctx, console, on_log, stop)
+    finally:
+        ctx.close()
+
+
+def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
+           on_log: Callable[[dict[str, Any]], None] | None,
+           stop: Callable[[int], bool] | None) -> TrainResult:
     console = console or Console(stderr=True)
-    device = resolve_device(opts.device)
+    if not ctx.is_main:
+        console = Console(stderr=True, quiet=True)
+    device = ctx.device
     configure(device)
     torch.manual_seed(opts.seed)
+    if opts.batch_size % ctx.world_size:
+        raise CvaeganError(f"--batch-size {opts.batch_size} is the global batch and must be divisible by "
+                           f"the {ctx.world_size} processes")
     run_dir = opts.out / (opts.name or _default_name(opts))
     ckpt_dir = run_dir / "checkpoints"
     latest = ckpt_dir / "latest.pt"
 
-    resume_ckpt = None
-    if opts.resume:
-        resume_ckpt = load_checkpoint(latest) if latest.is_file() else None
-        if resume_ckpt is None:
-            raise CvaeganError(f"--resume: no checkpoint at {latest}")
-    elif latest.is_file():
-        raise CvaeganError(f"{run_dir} already holds a run; continue it with --resume or pick another --name")
+    # Rank 0 decides start-or-resume and reads the checkpoint; the others receive it (no shared
+    # file system needed for a resume, and no rank can decide differently).
+    decision: tuple[str, Any] | None = None
+    if ctx.is_main:
+        try:
+            decision = ("ok", _read_resume(opts, run_dir, latest))
+        except CvaeganError as exc:
+            decision = ("error", str(exc))
+    decision = ctx.broadcast_object(decision)
+    assert decision is not None
+    if decision[0] == "error":
+        raise CvaeganError(decision[1])
+    resume_ckpt = decision[1]
 
+    if ctx.local_rank != 0:
+        ctx.barrier()  # let this node's first process decode the images into the shared cache
     with make_progress(console, transient=True) as prog:
         task = prog.add_task("decoding images", total=None, info="")
         cache = build_cache(opts.data, opts.resolution, workers=opts.workers, cache_dir=opts.cache_dir,
                             split=opts.split, progress=lambda i, n: prog.update(task, completed=i, total=n))
+    if ctx.local_rank == 0:
+        ctx.barrier()
     _report_skipped(cache, console)
     if len(cache) < 2:
         raise CvaeganError(f"{opts.data}: training needs at least 2 readable images, found {len(cache)}")
@@ -157,14 +198,22 @@ def train(opts: TrainOptions, console: Console | None = None,
                                         latent_dim=opts.latent_dim, width=opts.width, model=opts.model),
                             opts.loss, opts.optim)
         model = CVAEGAN(cfg).to(device)
+    if opts.sync_bn:
+        distributed.convert_sync_bn(model, ctx)
+    ctx.broadcast_module(model)  # identical start on every rank (weights, BN statistics, centres)
     mf = memory_format(device)
     model = model.to(memory_format=mf)
+    if opts.compile:
+        for net in model.nets.values():
+            net.compile()  # in place: state_dict keys, and so checkpoints, are unchanged
     optimizers = make_optimizers(model)
 
-    batches = DeviceBatches(cache, opts.batch_size, device, flip=opts.flip, memory_format=mf)
+    batches = DeviceBatches(cache, opts.batch_size, device, flip=opts.flip, memory_format=mf,
+                            rank=ctx.rank, world_size=ctx.world_size)
     total_steps = opts.steps if opts.steps is not None else math.ceil((opts.epochs or 1.0) * batches.steps_per_epoch)
     data_gen = torch.Generator().manual_seed(opts.seed)
-    noise_gen = torch.Generator(device=device).manual_seed(opts.seed + 1)
+    noise_gen = torch.Generator(device=device)
+    seed = opts.seed
     step, epoch, pos = 0, 0, 0
     epoch_state = data_gen.get_state()
     if resume_ckpt is not None:
@@ -172,31 +221,44 @@ def train(opts: TrainOptions, console: Console | None = None,
         rng = resume_ckpt["rng"]
         step, epoch, pos = resume_ckpt["step"], int(rng["epoch"]), int(rng["epoch_pos"])
         epoch_state = rng["data_epoch"]
-        noise_gen.set_state(rng["noise"])
+        seed = int(rng.get("seed", opts.seed))
         torch.set_rng_state(rng["torch"])
+        if pos >= batches.steps_per_epoch:  # a smaller epoch count than when saved (new --batch-size)
+            epoch, pos = epoch + 1, 0
     data_gen.set_state(epoch_state)
     order = batches.epoch_order(data_gen)
     grid_z, grid_c = _grid_inputs(model, opts.seed)
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    meta = _run_meta(opts, cache, device)
-    atomic_write_json(run_dir / "config.json", {"train": _jsonable(dataclasses.asdict(opts)),
-                                                "model": cfg.to_dict(), "class_names": cache.class_names,
-                                                "meta": meta})
-    log = _JsonlLog(run_dir / "log.jsonl")
+    meta = _run_meta(opts, cache, device, ctx)
+    if ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(run_dir / "config.json", {"train": _jsonable(dataclasses.asdict(opts)),
+                                                    "model": cfg.to_dict(), "class_names": cache.class_names,
+                                                    "meta": meta})
+    log = _JsonlLog(run_dir / "log.jsonl", enabled=ctx.is_main)
     log.write({"event": "resume" if resume_ckpt else "start", "step": step, "total_steps": total_steps,
                "images": len(cache), "classes": len(cache.class_names), "device": str(device),
-               "time": _now()})
+               "processes": ctx.world_size, "time": _now()})
 
     def checkpoint(*also: Path) -> Path:
+        ctx.average_bn_buffers(model)  # every rank; only rank 0 writes
+        if not ctx.is_main:
+            return latest
         ckpt = make_checkpoint(model, class_names=cache.class_names, step=step, optimizers=optimizers,
-                               rng={"data_epoch": epoch_state, "epoch": epoch, "epoch_pos": pos,
-                                    "noise": noise_gen.get_state(), "torch": torch.get_rng_state()},
+                               rng={"data_epoch": epoch_state, "epoch": epoch, "epoch_pos": pos, "seed": seed,
+                                    "noise": "per-step: distributed.step_seed(seed, step, rank)",
+                                    "torch": torch.get_rng_state()},
                                meta={**meta, "saved": _now(), "images_seen": step * batches.batch_size})
         for path in also:
             save_checkpoint(path, ckpt)
         return save_checkpoint(latest, ckpt)
 
+    def grid() -> None:
+        ctx.average_bn_buffers(model)
+        ctx.on_main(_write_grid, model, grid_z, grid_c, run_dir, step)
+
+    reduce = ctx.reduce_centre_stats if ctx.enabled else None
+    sync_grads = ctx.grad_sync(model)
     history: list[dict[str, Any]] = []
     pending: list[dict[str, torch.Tensor]] = []
     t0 = time.perf_counter()
@@ -204,49 +266,57 @@ def train(opts: TrainOptions, console: Console | None = None,
     last: dict[str, float] = {}
     interrupted = False
     start_step = step
-    with _StopFlag() as flag, make_progress(console) as prog:
-        task = prog.add_task(f"training {opts.model}", total=total_steps, completed=step, info="")
-        try:
-            while step < total_steps:
-                x, y = batches.batch(order, pos, noise_gen)
-                pending.append(train_step(model, optimizers, x, y, noise_gen, autocast(device)))
-                step, pos = step + 1, pos + 1
-                if pos == batches.steps_per_epoch:
-                    epoch, pos = epoch + 1, 0
-                    epoch_state = data_gen.get_state()
-                    order = batches.epoch_order(data_gen)
-                want_stop = flag.requested or (stop is not None and stop(step))
-                if step % opts.log_every == 0 or step == total_steps or want_stop \
-                        or step % opts.ckpt_every == 0:
-                    now = time.perf_counter()
-                    last = _flush(pending)  # the only host sync: once per log interval
-                    pending = []
-                    rate = (step - step_last) * batches.batch_size / max(now - t_last, 1e-9)
-                    rec = {"step": step, "epoch": epoch, "images_per_s": round(rate, 2),
-                           "step_time_s": round((now - t_last) / max(step - step_last, 1), 5), **last}
-                    t_last, step_last = now, step
-                    _check_finite(last, step, latest)
-                    log.write(rec)
-                    history.append(rec)
-                    if on_log:
-                        on_log(rec)
-                    prog.update(task, completed=step, info=_progress_info(rate, last))
-                if step % opts.sample_every == 0:
-                    _write_grid(model, grid_z, grid_c, run_dir, step)
-                if step % opts.ckpt_every == 0:
-                    checkpoint(ckpt_dir / f"step_{step:07d}.pt")
-                if want_stop:
-                    interrupted = flag.requested
-                    break
-        except KeyboardInterrupt:
-            interrupted = True  # second Ctrl-C mid-step: the step may be half applied; keep the last save
-            log.write({"event": "interrupt", "step": step, "time": _now(), "saved": False})
-            raise CvaeganError(f"interrupted twice at step {step}; last saved checkpoint: {latest}") from None
-    if pending:
-        last = _flush(pending)
-        _check_finite(last, step, latest)
-    ckpt_path = checkpoint()
-    _write_grid(model, grid_z, grid_c, run_dir, step)
+    try:
+        with _StopFlag() as flag, make_progress(console) as prog:
+            task = prog.add_task(f"training {opts.model}", total=total_steps, completed=step, info="")
+            try:
+                while step < total_steps:
+                    noise_gen.manual_seed(distributed.step_seed(seed, step, ctx.rank))
+                    x, y = batches.batch(order, pos, noise_gen)
+                    pending.append(train_step(model, optimizers, x, y, noise_gen, autocast(device),
+                                              reduce=reduce, sync_grads=sync_grads))
+                    step, pos = step + 1, pos + 1
+                    if pos == batches.steps_per_epoch:
+                        epoch, pos = epoch + 1, 0
+                        epoch_state = data_gen.get_state()
+                        order = batches.epoch_order(data_gen)
+                    asked = stop is not None and stop(step)
+                    # A signal may reach the ranks at different steps, so with several processes it is
+                    # only acted on at log points, where the ranks agree on it in one collective.
+                    want_stop = False
+                    if step % opts.log_every == 0 or step == total_steps or step % opts.ckpt_every == 0 \
+                            or asked or (flag.requested and not ctx.enabled):
+                        now = time.perf_counter()
+                        last, want_stop = _flush(pending, ctx, flag.requested or asked)  # the only host sync
+                        pending = []
+                        rate = (step - step_last) * batches.batch_size / max(now - t_last, 1e-9)
+                        rec = {"step": step, "epoch": epoch, "images_per_s": round(rate, 2),
+                               "step_time_s": round((now - t_last) / max(step - step_last, 1), 5), **last}
+                        t_last, step_last = now, step
+                        _check_finite(last, step, latest)
+                        log.write(rec)
+                        history.append(rec)
+                        if on_log and ctx.is_main:
+                            on_log(rec)
+                        prog.update(task, completed=step, info=_progress_info(rate, last))
+                    if step % opts.sample_every == 0:
+                        grid()
+                    if step % opts.ckpt_every == 0:
+                        checkpoint(ckpt_dir / f"step_{step:07d}.pt")
+                    if want_stop:
+                        interrupted = flag.requested or not asked
+                        break
+            except KeyboardInterrupt:
+                interrupted = True  # second Ctrl-C mid-step: the step may be half applied; keep the last save
+                log.write({"event": "interrupt", "step": step, "time": _now(), "saved": False})
+                raise CvaeganError(f"interrupted twice at step {step}; last saved checkpoint: {latest}") from None
+        if pending:
+            last, _ = _flush(pending, ctx, False)
+            _check_finite(last, step, latest)
+        ckpt_path = checkpoint()
+        grid()
+    finally:
+        batches.close()
     seconds = time.perf_counter() - t0
     log.write({"event": "interrupt" if interrupted else "end", "step": step, "time": _now(),
                "seconds": round(seconds, 2), "images_per_s": round((step - start_step) * batches.batch_size
@@ -254,10 +324,22 @@ def train(opts: TrainOptions, console: Console | None = None,
     return TrainResult(run_dir, step, total_steps, ckpt_path, interrupted, last, seconds, history)
 
 
-def _flush(pending: list[dict[str, torch.Tensor]]) -> dict[str, float]:
-    keys = pending[0].keys()
-    stacked = torch.stack([torch.stack([p[k] for k in keys]) for p in pending]).mean(0).tolist()
-    return {k: float(v) for k, v in zip(keys, stacked)}
+def _read_resume(opts: TrainOptions, run_dir: Path, latest: Path) -> dict[str, Any] | None:
+    if opts.resume:
+        if not latest.is_file():
+            raise CvaeganError(f"--resume: no checkpoint at {latest}")
+        return load_checkpoint(latest)
+    if latest.is_file():
+        raise CvaeganError(f"{run_dir} already holds a run; continue it with --resume or pick another --name")
+    return None
+
+
+def _flush(pending: list[dict[str, torch.Tensor]], ctx: DistContext, stop: bool) -> tuple[dict[str, float], bool]:
+    """Mean of the pending steps' losses (over steps and ranks) and whether any rank wants to stop."""
+    keys = list(pending[0].keys())
+    means = torch.stack([torch.stack([p[k] for k in keys]) for p in pending]).mean(0)
+    means, stop = ctx.mean_and_any(means, stop)
+    return {k: float(v) for k, v in zip(keys, means.tolist())}, stop
 
 
 def _check_finite(last: dict[str, float], step: int, latest: Path) -> None:
@@ -297,21 +379,26 @@ def _report_skipped(cache: ImageCache, console: Console) -> None:
 
 
 class _JsonlLog:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, enabled: bool = True):
         self.path = path
+        self.enabled = enabled  # rank 0 alone writes the log
 
     def write(self, rec: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(rec) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
 
 
-def _run_meta(opts: TrainOptions, cache: ImageCache, device: torch.device) -> dict[str, Any]:
+def _run_meta(opts: TrainOptions, cache: ImageCache, device: torch.device, ctx: DistContext) -> dict[str, Any]:
     return {"cvaegan": __version__, "torch": str(torch.__version__), "python": platform.python_version(),
             "device": str(device), "argv": sys.argv, "data": str(Path(opts.data).resolve()),
             "images": len(cache), "skipped": len(cache.skipped), "resolution": opts.resolution,
-            "batch_size": opts.batch_size, "seed": opts.seed}
+            "batch_size": opts.batch_size, "seed": opts.seed, "processes": ctx.world_size,
+            "backend": ctx.backend, "sync_bn": opts.sync_bn, "compile": opts.compile,
+            "threads": torch.get_num_threads()}
 
 
 def _default_name(opts: TrainOptions) -> str:

@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from cvaegan_cli import distributed
+from cvaegan_cli.device import resolve_device
 from cvaegan_cli.errors import CvaeganError, cli_errors
 from cvaegan_cli.training import TrainOptions, train
 from models.config import MODEL_KINDS, RESOLUTIONS, LossConfig, OptimConfig
@@ -16,11 +18,15 @@ EPILOG = """[bold]Examples[/]
   cvaegan train data/faces --resolution 64 --steps 20000
   cvaegan train data/faces --model cgan --name faces-cgan --seed 1
   cvaegan train data/faces --name faces-64 --resume        [dim]# continue runs/faces-64[/]
-  torchrun --nproc_per_node 4 -m cvaegan_cli train data/faces   [dim]# later: multi-GPU[/]
+  cvaegan train data/faces --nproc 4 -b 256                [dim]# 4 GPUs, 64 images each[/]
+  torchrun --nproc_per_node 8 -m cvaegan_cli train data/faces -b 512 --sync-bn
+  torchrun --nnodes 2 --nproc_per_node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29400 \\
+      --rdzv-id faces -m cvaegan_cli train data/faces -b 1024  [dim]# on each node[/]
 """
 
 
 def train_cmd(
+    ctx: typer.Context,
     data: Path = typer.Argument(..., help="Dataset: DATA/<class>/<image> folders, optionally with dataset.json "
                                 "(what `cvaegan prepare` writes), or a dataset.json file."),
     out: Path = typer.Option(Path("runs"), "--out", help="Folder holding run folders."),
@@ -52,13 +58,26 @@ def train_cmd(
     log_every: int = typer.Option(50, "--log-every"),
     sample_every: int = typer.Option(500, "--sample-every"),
     ckpt_every: int = typer.Option(1000, "--ckpt-every"),
+    nproc: int = typer.Option(1, "--nproc", help="Launch this many data-parallel processes on this machine "
+                              "(through torch.distributed.run, as torchrun does): one per GPU."),
+    sync_bn: bool = typer.Option(False, "--sync-bn", help="Batch-norm statistics over all processes' "
+                                 "batches (SyncBatchNorm, CUDA only)."),
+    compile_: bool = typer.Option(False, "--compile", help="torch.compile every network (slow first steps)."),
 ) -> None:
     """Train CVAE-GAN (or a baseline) on a folder of class subfolders.
 
     Writes runs/<name>/: checkpoints/latest.pt (+ periodic ones), samples/*.png grids with fixed z,
     log.jsonl with every loss term and images/s, config.json. Ctrl-C saves a checkpoint; --resume
-    continues with the same random streams.
+    continues with the same random streams. Under torchrun (or with --nproc) it trains data-parallel:
+    --batch-size is the global batch, split over the processes; rank 0 writes the run folder.
     """
+    if nproc < 1:
+        raise CvaeganError("--nproc must be ≥ 1")
+    if nproc > 1 and not distributed.in_launched_job():
+        code = distributed.launch(_forwarded_args(ctx), nproc, cpu=resolve_device(device).type == "cpu")
+        if code:
+            raise typer.Exit(code)
+        return
     if model not in MODEL_KINDS:
         raise CvaeganError(f"unknown --model '{model}'; choose one of {', '.join(MODEL_KINDS)}")
     if resolution not in RESOLUTIONS:
@@ -75,15 +94,43 @@ def train_cmd(
                         width=width, latent_dim=latent_dim, batch_size=batch_size, steps=steps, epochs=epochs,
                         loss=loss, optim=OptimConfig(**lrs), seed=seed, device=device, workers=workers,
                         cache_dir=cache_dir, split=None if split == "all" else split, log_every=log_every,
-                        sample_every=sample_every, ckpt_every=ckpt_every)
+                        sample_every=sample_every, ckpt_every=ckpt_every, sync_bn=sync_bn, compile=compile_)
     console = Console(stderr=True)
-    result = train(opts, console)
+    main = distributed.env_world()[0] == 0
+    try:
+        result = train(opts, console)
+    except CvaeganError:
+        if not main:
+            raise typer.Exit(1) from None  # rank 0 prints the error once
+        raise
+    if not main:
+        return
     verb = "interrupted" if result.interrupted else "finished"
     console.print(f"{verb} at step {result.step}/{result.total_steps} in {result.seconds:.0f} s; "
                   f"checkpoint: {result.checkpoint}")
     if result.interrupted:
         console.print(f"resume with: cvaegan train {data} --name {result.run_dir.name} --out {out} --resume")
         raise typer.Exit(130)
+
+
+def _forwarded_args(ctx: typer.Context) -> list[str]:
+    """This command's arguments as the user gave them, minus --nproc, for the launched processes
+    (rebuilt from the parsed parameters, so it also works when invoked programmatically)."""
+    args: list[str] = ["train"]
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)
+        if param.name == "nproc" or source is None or source.name == "DEFAULT":
+            continue
+        value = ctx.params[param.name]
+        if param.param_type_name == "argument":
+            args.append(str(value))
+        elif getattr(param, "is_flag", False):
+            names = param.opts if value else param.secondary_opts
+            if names:
+                args.append(names[0])
+        elif value is not None:
+            args += [param.opts[0], str(value)]
+    return args
 
 
 def register(app: typer.Typer) -> None:
