@@ -22,6 +22,10 @@ COMMAND_MODULES = [
     "sample",
     "demo",
     "prepare",
+    "morph",
+    "inpaint",
+    "augment",
+    "superres",
     # new command modules go above this line
 ]
 
