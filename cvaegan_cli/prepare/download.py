@@ -76,6 +76,9 @@ def fetch(url: str, dest: Path, sha256: str | None = None, cfg: DownloadConfig |
         except urllib.error.HTTPError as exc:
             if exc.code == 416 and start:  # nothing left to send: .part may be complete
                 break
+            if 300 <= exc.code < 400:  # urllib refuses redirects to other schemes (file:, data:) and loops
+                part.unlink(missing_ok=True)
+                raise DownloadError("bad_url", f"refused redirect: {' '.join(str(exc.reason).split())[:120]}") from exc
             if exc.code in (408, 429) or exc.code >= 500:
                 last = f"HTTP {exc.code}"
                 continue

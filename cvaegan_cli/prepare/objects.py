@@ -35,7 +35,7 @@ def scan_flowers(opts: PrepareOptions) -> Plan:
     stems_to_file = {p.stem: p for p in list_images(img_dir)[0]}
     labels, names = _flower_labels(raw, stems_to_file)
     split = _flower_split(raw)
-    used = sorted({c for c in labels.values()})
+    used = sorted({c for s, c in labels.items() if s in stems_to_file})
     folders = unique_folders([names.get(c, f"class_{c:03d}") for c in used])
     classes = [ClassInfo(names.get(c, f"class_{c:03d}"), f, {"source_label": c}) for c, f in zip(used, folders)]
     cls_index = {c: i for i, c in enumerate(used)}
@@ -47,18 +47,22 @@ def scan_flowers(opts: PrepareOptions) -> Plan:
         else:
             raise CvaeganError(f"{raw}: no {mask_dir.name}/ folder for --masks {opts.masks}")
     jobs, per_class = [], {}
+    absent = [s for s in labels if s not in stems_to_file]
     for stem in sorted(labels):
+        if stem not in stems_to_file:
+            continue
         ci = cls_index[labels[stem]]
         if opts.limit and per_class.get(ci, 0) >= opts.limit:
             continue
         per_class[ci] = per_class.get(ci, 0) + 1
-        src = stems_to_file.get(stem, img_dir / f"{stem}.jpg")
+        src = stems_to_file[stem]
         mask = _mask_path(mask_dir, stem, opts.masks)
         num = _number(stem)
         jobs.append(Job(key=stem, source=str(src), rel=src.relative_to(raw).as_posix(), cls=ci,
                         out=f"{classes[ci].folder}/{crop_name(src.name)}", mask=str(mask) if mask else None,
                         split=split.get(num) if num is not None else None))
-    return Plan(classes, jobs, manifest_extras={"masks": opts.masks})
+    notes = [f"skipped {len(absent)} labelled images that are not in {img_dir.name}/"] if absent else []
+    return Plan(classes, jobs, notes, manifest_extras={"masks": opts.masks})
 
 
 def _number(stem: str) -> int | None:
@@ -211,11 +215,14 @@ def scan_cub(opts: PrepareOptions) -> Plan:
     folders = unique_folders(dirs)
     classes = [ClassInfo(n, f, {"source_id": c}) for n, f, c in zip(names, folders, present)]
     cls_index = {c: i for i, c in enumerate(present)}
-    jobs, per_class = [], {}
+    jobs, per_class, absent = [], {}, 0
     for iid in sorted(images):
         rel = images[iid][0]
         cid = int(labels.get(iid, ["0"])[0])
         if cid not in cls_index:
+            continue
+        if not (raw / "images" / rel).is_file():
+            absent += 1
             continue
         ci = cls_index[cid]
         if opts.limit and per_class.get(ci, 0) >= opts.limit:
@@ -231,6 +238,8 @@ def scan_cub(opts: PrepareOptions) -> Plan:
                         extra={"image_id": iid}))
     skipped = len(classes_t) - len(present)
     notes = [f"skipped {skipped} of {len(classes_t)} classes whose image folder is absent"] if skipped else []
+    if absent:
+        notes.append(f"skipped {absent} listed images of the present classes that are not on disk")
     return Plan(classes, jobs, notes, {"bbox": opts.bbox})
 
 

@@ -11,6 +11,7 @@ first line holds the options that decide the crops; other options on a rerun are
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import time
 from collections import Counter
@@ -285,7 +286,11 @@ def _results(todo: list[Job], opts: PrepareOptions, detector: Any, workers: int)
             yield process_job(job)
         return
     threads = max(1, (os.cpu_count() or 1) // workers)
-    executor = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(opts, threads))
+    # forkserver, not fork: a fork of a process whose ONNX Runtime / OpenCV thread pools have run can
+    # deadlock in the child; the server imports this module once and forks clean workers from it
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["cvaegan_cli.prepare.runner"])
+    executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(opts, threads))
     try:
         chunk = max(1, min(8, len(todo) // (workers * 8)))
         yield from executor.map(process_job, todo, chunksize=chunk)
