@@ -78,7 +78,9 @@ def run_faceanalysis(photos: list[Path], model: Path, size: int, det_size, out: 
             crops.append(crop[..., ::-1].copy())
     t1 = time.perf_counter()
     shutil.rmtree(pack, ignore_errors=True)
-    template = face_align.arcface_dst * (size / 112.0) + (8.0 * size / 128.0 if size % 112 else 0.0) * np.array([1, 0])
+    # insightface's estimate_norm: ×size/112 for multiples of 112, else ×size/128 and +8·size/128 in x
+    ratio, dx = (size / 112.0, 0.0) if size % 112 == 0 else (size / 128.0, 8.0 * size / 128.0)
+    template = face_align.arcface_dst * ratio + np.array([dx, 0.0])
     return {"seconds": t1 - t0, "load_s": t0 - t_load, "aligned": len(crops), "crops": crops,
             "template": template.astype(np.float32)}
 
@@ -86,6 +88,7 @@ def run_faceanalysis(photos: list[Path], model: Path, size: int, det_size, out: 
 def run_ours(photos: list[Path], model: Path, size: int, workers: int, out: Path) -> dict:
     from cvaegan_cli.prepare.align import canonical_template
     from cvaegan_cli.prepare.common import PrepareOptions
+    from cvaegan_cli.prepare import faces  # noqa: F401 — imports outside the timing, as for FaceAnalysis
     from cvaegan_cli.prepare.runner import prepare
 
     raw = Path(tempfile.mkdtemp(prefix="prep_raw_"))

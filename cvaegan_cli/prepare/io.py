@@ -15,8 +15,22 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from cvaegan_cli.data import _to_rgb  # also sets Image.MAX_IMAGE_PIXELS (the bomb threshold)
 from cvaegan_cli.errors import CvaeganError
+
+# The same threshold and conversion as cvaegan_cli.data (train's loader), repeated here because that
+# module imports torch: `prepare`'s worker processes stay torch-free and start in a fraction of a second.
+Image.MAX_IMAGE_PIXELS = 16_000 * 16_000  # larger is treated as a decompression bomb
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey: scale to 8 bits first
+        arr = np.asarray(im, dtype=np.float64)
+        im = Image.fromarray(np.clip(arr / max(arr.max(), 1.0) * 255.0, 0, 255).astype(np.uint8))
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        return Image.alpha_composite(bg, im).convert("RGB")
+    return im.convert("RGB")
 
 
 class PhotoError(CvaeganError):

@@ -26,7 +26,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from cvaegan_cli.atomic import atomic_write_bytes, atomic_write_text
+from cvaegan_cli.atomic import atomic_path, atomic_write_text
 from cvaegan_cli.errors import CvaeganError
 from cvaegan_cli.manifest import MANIFEST_NAME, new_manifest
 from cvaegan_cli.prepare.common import (FACE_KINDS, FITS, KINDS, MASKS, PICKS, Job, Plan, PrepareOptions,
@@ -110,7 +110,10 @@ def write_crop(out_root: Path, rel: str, crop: np.ndarray) -> None:
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(crop[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 3])
     if not ok:
         raise OSError(f"could not encode {rel} as PNG")
-    atomic_write_bytes(out_root / rel, buf.tobytes())
+    # rename-atomic without a per-crop fsync (two fsyncs cost ~30 ms a crop here, half the detector's
+    # time); the journal is fsynced at the end and a resumed run redoes any empty crop file
+    with atomic_path(out_root / rel, fsync=False) as tmp:
+        tmp.write_bytes(buf.tobytes())
 
 
 def process_job(job: Job) -> dict[str, Any]:
@@ -165,7 +168,12 @@ def _finished(job: Job, rec: dict[str, Any] | None, out: Path) -> bool:
     if rec is None:
         return False
     item = rec.get("item")
-    return item is None or (out / item["file"]).is_file()
+    if item is None:
+        return True
+    try:
+        return (out / item["file"]).stat().st_size > 0
+    except OSError:
+        return False
 
 
 def _clean_stale_temps(out: Path) -> None:
@@ -220,6 +228,8 @@ def prepare(opts: PrepareOptions, console: Console | None = None, show_progress:
             todo = _download_phase(todo, opts, console, show_progress, record)
         if todo:
             _process_all(todo, opts, detector, console, show_progress, record, len(plan.jobs) - len(todo))
+        journal.flush()
+        os.fsync(journal.fileno())
     seconds = time.perf_counter() - t0
     result = _finish(plan, records, opts, len(todo), seconds)
     _append_run_log(state, opts, result)
