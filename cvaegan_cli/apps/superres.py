@@ -33,7 +33,7 @@ def bicubic(y: torch.Tensor, scale: int) -> torch.Tensor:
     return up(y, scale).clamp(-1, 1)
 
 
-def project(x: torch.Tensor, y: torch.Tensor, scale: int, steps: int = 6) -> torch.Tensor:
+def project(x: torch.Tensor, y: torch.Tensor, scale: int, steps: int = 10) -> torch.Tensor:
     """Replace x's low band by y's: `steps` back-projection steps x ← x + up(y − down(x)),
     clamping to [−1, 1] after each so the result is a valid image."""
     for _ in range(max(1, steps)):
@@ -43,7 +43,7 @@ def project(x: torch.Tensor, y: torch.Tensor, scale: int, steps: int = 6) -> tor
 
 @torch.no_grad()
 def super_resolve(loaded: LoadedModel, y: torch.Tensor, c: torch.Tensor, scale: int, iters: int,
-                  projection_steps: int = 6) -> list[torch.Tensor]:
+                  projection_steps: int = 10) -> list[torch.Tensor]:
     """y (N, 3, R/s, R/s) in [−1, 1], c (N, K). Returns [x₀ = projected bicubic, x₁, …, x_iters]."""
     if scale not in SCALES:
         raise CvaeganError(f"--scale {scale}: use one of {', '.join(map(str, SCALES))}")

@@ -1,0 +1,24 @@
+"""Helpers shared by the application tests (morph, inpaint, augment, superres)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from cvaegan_cli.apps.common import LoadedModel, load_model, read_crop
+from cvaegan_cli.manifest import index_dataset
+
+DETECTOR = "models/scrfd_500m_kps.onnx"  # under the test_data root
+
+
+def demo_model(trained_demo: dict[str, Path]) -> LoadedModel:
+    return load_model(trained_demo["ckpt"], device="cpu")
+
+
+def held_out(trained_demo: dict[str, Path], resolution: int = 32) -> tuple[torch.Tensor, list[int], list[Path]]:
+    """The demo dataset's test-split crops (never trained on): images (N, 3, R, R), labels, files."""
+    index = index_dataset(trained_demo["data"]).subset("test")
+    assert len(index) > 0, "the demo dataset has no test split"
+    x = torch.stack([read_crop(f, resolution) for f in index.files])
+    return x, list(index.labels), list(index.files)
