@@ -26,6 +26,9 @@ COMMAND_MODULES = [
     "inpaint",
     "augment",
     "superres",
+    "judge",
+    "evaluate",
+    "toy",
     # new command modules go above this line
 ]
 
