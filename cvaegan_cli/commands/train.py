@@ -96,14 +96,14 @@ def train_cmd(
                         cache_dir=cache_dir, split=None if split == "all" else split, log_every=log_every,
                         sample_every=sample_every, ckpt_every=ckpt_every, sync_bn=sync_bn, compile=compile_)
     console = Console(stderr=True)
-    main = distributed.env_world()[0] == 0
+    rank = distributed.env_world()[0]
     try:
         result = train(opts, console)
-    except CvaeganError:
-        if not main:
-            raise typer.Exit(1) from None  # rank 0 prints the error once
+    except CvaeganError as exc:
+        if rank:  # the same error usually reaches every rank; say which one, so none is lost
+            raise CvaeganError(f"[rank {rank}] {exc}") from None
         raise
-    if not main:
+    if rank:
         return
     verb = "interrupted" if result.interrupted else "finished"
     console.print(f"{verb} at step {result.step}/{result.total_steps} in {result.seconds:.0f} s; "
