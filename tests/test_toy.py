@@ -44,7 +44,11 @@ def test_real_ring_samples_have_full_coverage():
 # Budget of this test (documented, not the CLI default): at the paper's lr of 5e-5 neither method
 # reaches the ring within a few thousand iterations (the paper trains 2M), so the test runs the same
 # methods at 10× the learning rate for 2,500 iterations, seed 0, and compares the mean coverage
-# over the run (area under the coverage curve = "learns the ring fastest").
+# over the run (area under the coverage curve = "learns the ring fastest"). Seed 0 is the project's
+# default seed and was not chosen for this test. Observed at this budget over seeds 0–5 (mean coverage,
+# meanfm vs gan): .41/.01, .49/.57, .50/.00, .44/.26, .52/.54, .43/.00 — mean feature matching
+# covers 40–50 % of the ring on every seed, while the plain GAN either stays stuck far away (3 of 6
+# seeds) or learns about as fast; so the claim holds on 4 of 6 seeds, not on every one.
 TEST_BUDGET = dict(iterations=2500, lr=5e-4, eval_every=250, seed=0)
 
 
