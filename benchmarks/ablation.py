@@ -64,11 +64,11 @@ def main() -> None:
         g, rc = r["generated"], r["reconstruction"]
         t.add_row(r["variant"], f"{g['top1']:.2%}", f"{g['realism']:.2f}", f"{r['frechet_judge']:.3f}",
                   f"{r['diversity_ratio']:.2f}", f"{rc['mse']:.4f}", f"{rc['top1']:.1%}", VARIANTS[r["variant"]][1],
-                  "reused" if r["train_seconds"] is None else f"{r['train_seconds']:.0f}")
+                  ("—" if r["train_seconds"] is None else f"{r['train_seconds']:.0f}") + (" (reused)" if r["reused"] else ""))
         rows.append({"variant": r["variant"], "top1": g["top1"], "realism": g["realism"],
                      "frechet_judge": r["frechet_judge"], "diversity_ratio": r["diversity_ratio"],
                      "recon_mse": rc["mse"], "recon_psnr_db": rc["psnr_db"], "recon_top1": rc["top1"],
-                     "paper": VARIANTS[r["variant"]][1], "train_seconds": r["train_seconds"],
+                     "paper": VARIANTS[r["variant"]][1], "train_seconds": r["train_seconds"], "reused": r["reused"],
                      "eval_seconds": r["eval_seconds"]})
     Console(width=200).print(t)
     print(f"wall time {wall:.0f} s")

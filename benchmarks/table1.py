@@ -98,10 +98,10 @@ def main() -> None:
         rc = r["reconstruction"]
         t.add_row(LABELS[m], f"{g['top1']:.2%}", f"{PAPER[m][0]:.2f}%", f"{g['realism']:.2f}", f"{PAPER[m][1]:.2f}",
                   f"{r['frechet_judge']:.3f}", f"{r['diversity_ratio']:.2f}", f"{rc['mse']:.4f}" if rc else "—",
-                  "reused" if r["train_seconds"] is None else f"{r['train_seconds']:.0f}")
+                  ("—" if r["train_seconds"] is None else f"{r['train_seconds']:.0f}") + (" (reused)" if r["reused"] else ""))
         rows.append({"model": m, "top1": g["top1"], "realism": g["realism"], "frechet_judge": r["frechet_judge"],
                      "diversity": g["diversity"], "diversity_ratio": r["diversity_ratio"],
-                     "recon_mse": rc["mse"] if rc else None, "train_seconds": r["train_seconds"],
+                     "recon_mse": rc["mse"] if rc else None, "train_seconds": r["train_seconds"], "reused": r["reused"],
                      "eval_seconds": r["eval_seconds"], "paper_top1": PAPER[m][0], "paper_realism": PAPER[m][1]})
     Console(width=200).print(t)
     order = [r["model"] for r in sorted(rows, key=lambda r: -r["top1"])]

@@ -28,7 +28,7 @@ def toy_cmd(
     methods: str = typer.Option(",".join(METHODS), "--methods", help="Comma-separated: gan, wgan, meanfm."),
     iterations: int = typer.Option(ToyConfig.iterations, "--iterations", help="G steps per method (paper: 2M)."),
     snapshots: str = typer.Option(None, "--snapshots", help="Iterations shown in the panel, comma-separated "
-                                  "(default: 0, three geometric steps, the last)."),
+                                  "(default: 5 evenly spaced, 0 to --iterations)."),
     lr: float = typer.Option(ToyConfig.lr, "--lr", help="RMSProp learning rate, all methods (paper: 5e-5)."),
     batch_size: int = typer.Option(ToyConfig.batch_size, "--batch-size", "-b"),
     critic_steps: int = typer.Option(ToyConfig.critic_steps, "--critic-steps", help="D steps per G step."),

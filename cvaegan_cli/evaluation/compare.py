@@ -9,6 +9,7 @@ benchmark continues where it stopped.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,17 @@ def run_variant(v: Variant, opts: CompareOptions, judge: Path, console: Console)
                                    seed=opts.seed, device=opts.device, out=opts.out / "eval" / f"{v.name}.json",
                                    workers=opts.workers, cache_dir=opts.cache_dir), console)
     rec["variant"] = v.name
-    rec["train_seconds"] = train_seconds
+    rec["reused"] = train_seconds is None
+    rec["train_seconds"] = train_seconds if train_seconds is not None else _logged_seconds(run_dir)
     rec["eval_seconds"] = round(time.perf_counter() - t0, 1)
     return rec
+
+
+def _logged_seconds(run_dir: Path) -> float | None:
+    """Training time of a reused run, from the last "end" event of its log.jsonl."""
+    try:
+        events = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return None
+    ends = [e for e in events if e.get("event") == "end"]
+    return ends[-1].get("seconds") if ends else None
