@@ -68,7 +68,7 @@ def test_inpaint_cli_on_an_aligned_crop(trained_demo, tmp_path):
     rec = json.loads(out.with_suffix(".json").read_text())
     assert rec["mask"]["source"] == "box" and rec["mask"]["fill"] == "keep" and rec["class"]["source"] == "posterior"
 
-    r = runner.invoke(app, ["inpaint", str(files[5]), "--class", "2", "--out", str(out),
+    r = runner.invoke(app, ["inpaint", str(files[5]), "--class", "2", "--iters", "2", "--out", str(out),
                             "--ckpt", str(trained_demo["ckpt"]), "--device", "cpu"])
     assert r.exit_code == 0 and "given by --class" in r.output
     assert json.loads(out.with_suffix(".json").read_text())["mask"]["source"] == "random patch"

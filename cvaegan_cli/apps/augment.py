@@ -13,6 +13,7 @@ image; a rerun skips the files that exist and renders only the batches that miss
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -205,10 +206,20 @@ class DryRun:
         return self.pending * self.bytes_per_image
 
 
+def generator_fingerprint(loaded: LoadedModel) -> str:
+    """sha1 of G's weights: a resumed run must use the very generator that wrote the first images."""
+    h = hashlib.sha1()
+    for name, t in sorted(loaded.model.G.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def _plan_record(loaded: LoadedModel, opts: AugmentOptions, units: list[Unit]) -> dict[str, Any]:
     return {
         "format": PLAN_FORMAT, "version": 1, "status": "running",
         "checkpoint": str(loaded.path), "checkpoint_step": loaded.step,
+        "generator_sha1": generator_fingerprint(loaded),
         "model": loaded.model.cfg.model.model, "resolution": loaded.resolution,
         "latent_dim": loaded.model.latent_dim, "class_names": loaded.class_names,
         "seed": opts.seed, "per_class": opts.per_class, "new_identities": opts.new_identities,
@@ -219,7 +230,7 @@ def _plan_record(loaded: LoadedModel, opts: AugmentOptions, units: list[Unit]) -
     }
 
 
-_PLAN_KEYS = ("checkpoint_step", "model", "resolution", "latent_dim", "class_names", "seed", "per_class",
+_PLAN_KEYS = ("generator_sha1", "checkpoint_step", "model", "resolution", "latent_dim", "class_names", "seed", "per_class",
               "new_identities", "per_identity")
 
 
