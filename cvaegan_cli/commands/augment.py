@@ -14,14 +14,18 @@ from cvaegan_cli.errors import cli_errors
 
 EPILOG = """[bold]Examples[/]
 
-  cvaegan augment --per-class 200 --out aug/                       [dim]# §5.6 strategy 1[/]
-  cvaegan augment --new-identities 5000 --per-identity 100 --out aug/   [dim]# strategy 2[/]
-  cvaegan augment --per-class 200 --merge-with data/faces --out aug/    [dim]# + aug/merged/ for train[/]
-  cvaegan augment --new-identities 5000 --per-identity 100 --dry-run    [dim]# count and disk size only[/]
-  cvaegan train aug/merged                                          [dim]# train on real + synthetic[/]
+  [dim]# §5.6 strategy 1, and strategy 2 (5k new identities × 100)[/]
+  cvaegan augment --per-class 200 --out aug/
+  cvaegan augment --new-identities 5000 --per-identity 100 --out aug/
+  [dim]# count and disk size only[/]
+  cvaegan augment --new-identities 5000 --per-identity 100 --dry-run
+  [dim]# real + synthetic in aug/merged/ (symlinks), then train on it[/]
+  cvaegan augment --per-class 200 --merge-with data/faces --out aug/
+  cvaegan train aug/merged
 
-Writes OUT/<class>/<nnnnn>.png, OUT/dataset.json (each new identity's classes, weights and seed)
-and OUT/augment.json (the plan and the run record). Rerunning the same command resumes.
+Writes OUT/<class>/<nnnnn>.png, OUT/dataset.json (each new identity's
+classes, weights and seed) and OUT/augment.json (plan and run record).
+Rerunning the same command resumes an interrupted run.
 """
 
 

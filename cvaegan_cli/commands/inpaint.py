@@ -18,14 +18,16 @@ from cvaegan_cli.images import grid_image, save_png
 
 EPILOG = """[bold]Examples[/]
 
-  cvaegan inpaint face.png --iters 10                 [dim]# random 50×50-at-128 patch, filled with noise[/]
+  [dim]# §5.4's random 50×50-at-128 patch, filled with noise, repaired[/]
+  cvaegan inpaint face.png --iters 10
   cvaegan inpaint face.png --box 40,60,50,30 --class "Hugh Laurie"
-  cvaegan inpaint photo.jpg --mask scratch.png        [dim]# raw photo: aligned, repaired, pasted back[/]
+  [dim]# a raw photo: aligned, repaired, pasted back into the photo[/]
+  cvaegan inpaint photo.jpg --mask scratch.png
   cvaegan inpaint group.jpg --face 2 --box 300,210,40,40
 
---box and --mask are in the input file's pixels (the photo's, for a raw photo). Writes OUT (the
-repaired image: the whole photo for a raw photo), OUT-strip.png (original, corrupted, iterations
-1…N, as Fig. 7) and OUT.json.
+--box and --mask are in the input file's pixels (the photo's, for a raw
+photo). Writes OUT (the repaired image; the whole photo for a raw photo),
+OUT-strip.png (original, corrupted, iterations 1…N as in Fig. 7), OUT.json.
 """
 
 

@@ -16,13 +16,16 @@ from cvaegan_cli.sampling import resolve_class
 
 EPILOG = """[bold]Examples[/]
 
-  cvaegan morph a.png b.png --steps 9                 [dim]# class: C's prediction for a.png[/]
+  [dim]# §5.3; the class is C's prediction for a.png unless --class is given[/]
+  cvaegan morph a.png b.png --steps 9
   cvaegan morph a.png b.png --class "Hugh Laurie" --out hugh_morph.png
-  cvaegan morph photo1.jpg photo2.jpg --face 0        [dim]# raw photos: detected and aligned as in prepare[/]
-  cvaegan morph --from-class 3 --to-class 7 --seed 5  [dim]# label morphing, z ~ N(0, I) from the seed[/]
-  cvaegan morph a.png --from-class 3 --to-class 7     [dim]# label morphing with z = E(a, class 3)[/]
+  [dim]# raw photos are detected and aligned exactly as `prepare` does[/]
+  cvaegan morph photo1.jpg photo2.jpg --face 0
+  [dim]# label morphing: z ~ N(0, I) from --seed, or z = E(a.png, class 3)[/]
+  cvaegan morph --from-class 3 --to-class 7 --seed 5
+  cvaegan morph a.png --from-class 3 --to-class 7
 
-Writes OUT (a strip: input A, the frames, input B), OUT with .gif (animated) and OUT with .json.
+Writes OUT (a strip: A, the frames, B), OUT.gif (animated) and OUT.json.
 """
 
 

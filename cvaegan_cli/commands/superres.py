@@ -16,12 +16,15 @@ from cvaegan_cli.images import grid_image, save_png, to_pil
 
 EPILOG = """[bold]Examples[/]
 
-  cvaegan superres face_32.png --scale 4              [dim]# a 128 model: 32×32 → 128×128[/]
+  [dim]# a 128 model: a 32×32 crop → 128×128[/]
+  cvaegan superres face_32.png --scale 4
   cvaegan superres face_16.png --scale 8 --class "Hugh Laurie" --iters 5
-  cvaegan superres small.png --scale 2 --reference original.png   [dim]# also print PSNR vs bicubic[/]
+  [dim]# also print PSNR of the result and of bicubic against the original[/]
+  cvaegan superres small.png --scale 2 --reference original.png
 
-The input is an aligned low-resolution crop of side R/scale (R = the model's resolution); other
-sizes are resized to it first. Writes OUT, OUT-strip.png (bicubic, iterations, result) and OUT.json.
+The input is an aligned low-resolution crop of side R/scale (R: the model's
+resolution); other sizes are resized to it first. Writes OUT,
+OUT-strip.png (bicubic, iterations) and OUT.json.
 """
 
 
