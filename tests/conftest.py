@@ -29,8 +29,9 @@ def test_data() -> Path:
 
 @pytest.fixture(scope="session")
 def trained_demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A checkpoint trained briefly on the demo's cartoon faces (6 identities, 32×32, width 0.25),
-    shared by every test that needs a model that has learnt something: ~30 s on 2 cores, once a
+    """A checkpoint trained briefly on the demo's cartoon faces (6 identities, 32×32, width 0.25, latent 32
+    as in the demo),
+    shared by every test that needs a model that has learnt something: ~60 s on 2 cores, once a
     session. Returns {"data": dataset folder (with dataset.json and a test split), "ckpt": latest.pt,
     "run": run folder}."""
     from rich.console import Console
@@ -41,10 +42,10 @@ def trained_demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("trained_demo")
     data = write_demo_dataset(root / "data", DemoDataConfig(num_classes=6, per_class=40, size=32, seed=0))
     res = train(TrainOptions(data=data, out=root / "runs", name="demo", resolution=32, width=0.25,
-                             batch_size=32, steps=TRAINED_DEMO_STEPS, seed=0, device="cpu", workers=0,
+                             latent_dim=32, batch_size=64, steps=TRAINED_DEMO_STEPS, seed=0, device="cpu", workers=0,
                              cache_dir=root / "cache", log_every=50, sample_every=10_000, ckpt_every=10_000),
                 Console(stderr=True, quiet=True))
     return {"data": data, "ckpt": res.checkpoint, "run": res.run_dir}
 
 
-TRAINED_DEMO_STEPS = 300
+TRAINED_DEMO_STEPS = 400

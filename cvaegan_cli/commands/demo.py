@@ -24,8 +24,9 @@ def demo_cmd(
     per_class: int = typer.Option(200, "--per-class", help="Images per identity."),
     resolution: int = typer.Option(32, "--resolution", "-r", help="32 or 64 on the CPU."),
     width: float = typer.Option(0.25, "--width", help="Channel multiplier of the networks."),
+    latent_dim: int = typer.Option(32, "--latent-dim", help="Size of z (the cartoon faces need few)."),
     batch_size: int = typer.Option(64, "--batch-size", "-b"),
-    steps: int = typer.Option(700, "--steps", help="Training steps (the time cap may stop it earlier)."),
+    steps: int = typer.Option(1500, "--steps", help="Training steps (the time cap may stop it earlier)."),
     max_minutes: float = typer.Option(5.0, "--max-minutes", help="Stop training after this long regardless."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
@@ -36,7 +37,7 @@ def demo_cmd(
         raise CvaeganError("--classes must be ≥ 2, --per-class ≥ 10 and --steps ≥ 1")
     console = Console(stderr=True)
     res = run_demo(DemoOptions(out=out, classes=classes, per_class=per_class, resolution=resolution, width=width,
-                               batch_size=batch_size, steps=steps, max_minutes=max_minutes, seed=seed,
+                               latent_dim=latent_dim, batch_size=batch_size, steps=steps, max_minutes=max_minutes, seed=seed,
                                device=device), console)
     s = res.stats
     console.print(f"trained {s['steps']} steps in {s['train_seconds']:.0f} s ({s['images_per_s']:.0f} img/s); "
