@@ -44,6 +44,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=400)
     p.add_argument("--width", type=float, default=0.25)
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--latent-dim", type=int, default=256, help="size of z (paper: 256)")
     p.add_argument("--per-class", type=int, default=100, help="generated samples per class (paper: 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
@@ -58,10 +59,11 @@ def options(args: argparse.Namespace, kind: str) -> CompareOptions:
     if args.threads:
         torch.set_num_threads(args.threads)
     name = Path(args.data).resolve().name
-    out = args.out or Path("benchmarks/results") / f"{kind}-{name}-r{args.resolution}-s{args.steps}"
+    lat = "" if args.latent_dim == 256 else f"-z{args.latent_dim}"
+    out = args.out or Path("benchmarks/results") / f"{kind}-{name}-r{args.resolution}-s{args.steps}{lat}"
     return CompareOptions(data=args.data, out=out, resolution=args.resolution, steps=args.steps, width=args.width,
-                          batch_size=args.batch_size, seed=args.seed, device=args.device, per_class=args.per_class,
-                          judge=args.judge, judge_epochs=args.judge_epochs, cache_dir=args.cache_dir)
+                          batch_size=args.batch_size, latent_dim=args.latent_dim, seed=args.seed, device=args.device,
+                          per_class=args.per_class, judge=args.judge, judge_epochs=args.judge_epochs, cache_dir=args.cache_dir)
 
 
 def environment(args: argparse.Namespace) -> dict:
