@@ -163,7 +163,7 @@ def _spawn(tmp: Path, data: Path, timeout: float = 240.0) -> None:
 
 def test_two_gloo_processes_match_single_process(shapes, tmp_path):
     _spawn(tmp_path, shapes)
-    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(WORLD))
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD))
     assert r0["step"] == r1["step"] == 4
 
     # (a) identical parameters, BN buffers and centres on both ranks
@@ -206,7 +206,7 @@ def test_two_gloo_processes_match_single_process(shapes, tmp_path):
     lin, steps = _unit_inputs()
     want_centres, want_grads = _unit_run(lin, steps, slice(None), None)
     for r in range(WORLD):
-        unit = torch.load(tmp_path / f"unit{r}.pt", weights_only=False)
+        unit = torch.load(tmp_path / f"unit{r}.pt", weights_only=True)
         for k, v in want_centres.items():
             torch.testing.assert_close(unit["centres"][k].float(), v.float(), rtol=1e-5, atol=1e-6)
         for got, want in zip(unit["grads"], want_grads):
