@@ -16,7 +16,6 @@ finished runs and the judge.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time

@@ -27,16 +27,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CvaeganError(f"{path}: no such checkpoint file")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 — torch raises many types for foreign or damaged files
-        if isinstance(exc, pickle.UnpicklingError) and "weights only load failed" in str(exc).lower():
-            reason = "holds objects other than tensors and plain data; refusing to unpickle it"
-        elif _is_zip(path):
-            reason = "truncated or corrupt"
-        else:
-            reason = "not a PyTorch checkpoint file"
-        raise CvaeganError(f"{path}: not a loadable cvaegan checkpoint ({reason})") from exc
+    obj = load_weights_only(path, "cvaegan checkpoint")
     try:
         return validate_checkpoint(obj)
     except CheckpointError as exc:
@@ -56,6 +47,21 @@ def resolve_checkpoint(ckpt: str | os.PathLike[str] | None, runs_dir: str | os.P
     return Path(ckpt) if ckpt else find_latest_checkpoint(runs_dir)
 
 
+def load_weights_only(path: Path, what: str) -> Any:
+    """`torch.load(weights_only=True)` of an existing file; a foreign, truncated or pickled-object
+    file becomes one CvaeganError line naming the file and why (shared by every checkpoint kind)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 — torch raises many types for foreign or damaged files
+        if isinstance(exc, pickle.UnpicklingError) and "weights only load failed" in str(exc).lower():
+            reason = "holds objects other than tensors and plain data; refusing to unpickle it"
+        elif _is_zip(path):
+            reason = "truncated or corrupt"
+        else:
+            reason = "not a PyTorch checkpoint file"
+        raise CvaeganError(f"{path}: not a loadable {what} ({reason})") from exc
+
+
 def _is_zip(path: Path) -> bool:
     """torch.save writes zip archives; a damaged one still starts with the zip magic."""
     try:
@@ -64,6 +70,3 @@ def _is_zip(path: Path) -> bool:
     except OSError:
         return False
 
-
-def _first(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

@@ -26,8 +26,8 @@ from PIL import Image, ImageOps
 from cvaegan_cli.atomic import atomic_path, atomic_write_json
 from cvaegan_cli.errors import CvaeganError
 from cvaegan_cli.manifest import DatasetIndex, index_dataset
+from cvaegan_cli.pixels import to_rgb
 
-Image.MAX_IMAGE_PIXELS = 16_000 * 16_000  # larger is treated as a decompression bomb
 DEFAULT_CACHE = Path(os.environ.get("CVAEGAN_CACHE", Path.home() / ".cache" / "cvaegan")) / "datasets"
 
 
@@ -38,7 +38,7 @@ def load_image_square(path: str | os.PathLike[str], resolution: int) -> np.ndarr
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im)
-            im = _to_rgb(im)
+            im = to_rgb(im)
     w, h = im.size
     scale = resolution / min(w, h)
     nw, nh = max(resolution, round(w * scale)), max(resolution, round(h * scale))
@@ -46,17 +46,6 @@ def load_image_square(path: str | os.PathLike[str], resolution: int) -> np.ndarr
         im = im.resize((nw, nh), Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC)
     left, top = (nw - resolution) // 2, (nh - resolution) // 2
     return np.asarray(im.crop((left, top, left + resolution, top + resolution)), dtype=np.uint8)
-
-
-def _to_rgb(im: Image.Image) -> Image.Image:
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey: scale to 8 bits first
-        arr = np.asarray(im, dtype=np.float64)
-        im = Image.fromarray(np.clip(arr / max(arr.max(), 1.0) * 255.0, 0, 255).astype(np.uint8))
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        im = im.convert("RGBA")
-        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        return Image.alpha_composite(bg, im).convert("RGB")
-    return im.convert("RGB")
 
 
 def _decode(args: tuple[str, int]) -> np.ndarray | str:

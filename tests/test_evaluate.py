@@ -6,7 +6,6 @@ import json
 import math
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from cvaegan_cli.app import app
@@ -17,14 +16,7 @@ from cvaegan_cli.evaluation.judge import JudgeTrainOptions, train_judge
 from models import CVAEGAN, CVAEGANConfig, ModelConfig, make_checkpoint
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny CPU models: one thread. On a shared 2-core machine two OpenMP threads spin against other
-    jobs and ran these steps ~15× slower (measured 5.3 s vs 0.3 s per judge step)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

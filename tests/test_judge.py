@@ -17,14 +17,7 @@ from cvaegan_cli.manifest import index_dataset
 from tests.helpers import make_shapes_dataset
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny CPU models: one thread. On a shared 2-core machine two OpenMP threads spin against other
-    jobs and ran these steps ~15× slower (measured 5.3 s vs 0.3 s per judge step)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,7 @@ from rich.console import Console
 
 from cvaegan_cli.data import build_cache
 from cvaegan_cli.manifest import index_dataset
-from cvaegan_cli.prepare.align import (Face, align_face, canonical_template, invert_matrix, map_points,
-                                       similarity_matrix)
+from cvaegan_cli.prepare.align import Face, align_face, canonical_template, invert_matrix, map_points
 from cvaegan_cli.prepare.common import PrepareOptions, safe_name, unique_folders
 from cvaegan_cli.prepare.runner import prepare
 

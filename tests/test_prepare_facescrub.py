@@ -8,7 +8,6 @@ import json
 import shutil
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from rich.console import Console

@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from cvaegan_cli import __version__
 from cvaegan_cli.atomic import atomic_path, atomic_write_json
+from cvaegan_cli.checkpoint_io import load_weights_only
 from cvaegan_cli.data import ImageCache, build_cache
 from cvaegan_cli.device import configure, resolve_device
 from cvaegan_cli.errors import CvaeganError
@@ -359,10 +360,7 @@ def load_judge(path: str | os.PathLike[str], device: torch.device | str = "cpu")
     path = Path(path)
     if not path.is_file():
         raise CvaeganError(f"{path}: no such judge file; train one with `cvaegan judge train DATA`")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 — torch raises many types for foreign or damaged files
-        raise CvaeganError(f"{path}: not a loadable judge checkpoint ({_first_line(exc)})") from exc
+    obj = load_weights_only(path, "judge checkpoint")
     if isinstance(obj, dict) and obj.get("format") == "cvaegan-checkpoint":
         raise CvaeganError(f"{path} is a cvaegan model checkpoint, not a judge; train a judge with "
                            "`cvaegan judge train DATA`")

@@ -150,6 +150,27 @@ def list_images(folder: Path) -> tuple[list[Path], int]:
     return images, ignored
 
 
+def class_subfolders(raw: Path) -> list[str]:
+    """RAW's class (or identity) subfolders, sorted, hidden ones skipped."""
+    return sorted(d.name for d in raw.iterdir() if d.is_dir() and not d.name.startswith("."))
+
+
+def plan_class_folders(raw: Path, names: list[str], limit: int | None) -> Plan:
+    """One job per image of RAW/<name>/… (recursively), crops written under each class's safe
+    folder; shared by `faces` (identity folders) and `folder` (ImageFolder trees)."""
+    folders = unique_folders(names)
+    jobs, ignored = [], 0
+    for ci, (name, folder) in enumerate(zip(names, folders)):
+        images, ign = list_images(raw / name)
+        ignored += ign
+        for f in images[: limit or None]:
+            rel_in = f.relative_to(raw / name).as_posix()
+            jobs.append(Job(key=f"{name}/{rel_in}", source=str(f), rel=f"{name}/{rel_in}", cls=ci,
+                            out=f"{folder}/{crop_name(rel_in)}"))
+    notes = [f"ignored {ignored} files that are not images (by extension)"] if ignored else []
+    return Plan([ClassInfo(n, f) for n, f in zip(names, folders)], jobs, notes)
+
+
 def square_box(box: tuple[float, float, float, float], width: int, height: int) -> tuple[list[float], bool]:
     """The square with side max(box w, h) centred on `box`, shifted inside the photo where it fits.
     Returns the square and whether it still sticks out (the crop then needs border padding)."""

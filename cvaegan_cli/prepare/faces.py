@@ -13,8 +13,8 @@ import numpy as np
 
 from cvaegan_cli.errors import CvaeganError
 from cvaegan_cli.prepare.align import Face, similarity_matrix, warp_crop
-from cvaegan_cli.prepare.common import (ClassInfo, Job, Plan, PrepareOptions, crop_name, is_image_name,
-                                        list_images, reject, safe_name, unique_folders)
+from cvaegan_cli.prepare.common import (ClassInfo, Job, Plan, PrepareOptions, class_subfolders, crop_name,
+                                        is_image_name, plan_class_folders, reject, safe_name, unique_folders)
 from cvaegan_cli.prepare.io import PhotoError, read_photo
 
 FACESCRUB_LISTS = ("facescrub_actors.txt", "facescrub_actresses.txt")
@@ -28,25 +28,15 @@ def scan_faces(opts: PrepareOptions) -> Plan:
     raw = opts.raw
     if opts.identities:
         return _scan_identity_list(opts)
-    idents = sorted(d.name for d in raw.iterdir() if d.is_dir() and not d.name.startswith("."))
+    idents = class_subfolders(raw)
     if not idents:
         raise CvaeganError(f"{raw}: no identity subfolders (expected RAW/<identity>/<photo>, or pass "
                            f"--identities FILE for a flat folder)")
-    folders = unique_folders(idents)
-    classes, jobs, ignored = [], [], 0
-    for ci, (ident, folder) in enumerate(zip(idents, folders)):
-        classes.append(ClassInfo(ident, folder))
-        images, ign = list_images(raw / ident)
-        ignored += ign
-        for f in images[: opts.limit or None]:
-            rel_in = f.relative_to(raw / ident).as_posix()
-            jobs.append(Job(key=f"{ident}/{rel_in}", source=str(f), rel=f"{ident}/{rel_in}", cls=ci,
-                            out=f"{folder}/{crop_name(rel_in)}"))
-    notes = [f"ignored {ignored} files that are not images (by extension)"] if ignored else []
+    plan = plan_class_folders(raw, idents, opts.limit)
     loose = sum(1 for f in raw.iterdir() if f.is_file() and is_image_name(f))
     if loose:
-        notes.append(f"ignored {loose} images directly in {raw} (they have no identity folder)")
-    return Plan(classes, jobs, notes)
+        plan.notes.append(f"ignored {loose} images directly in {raw} (they have no identity folder)")
+    return plan
 
 
 def _scan_identity_list(opts: PrepareOptions) -> Plan:

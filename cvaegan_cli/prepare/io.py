@@ -16,21 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cvaegan_cli.errors import CvaeganError
-
-# The same threshold and conversion as cvaegan_cli.data (train's loader), repeated here because that
-# module imports torch: `prepare`'s worker processes stay torch-free and start in a fraction of a second.
-Image.MAX_IMAGE_PIXELS = 16_000 * 16_000  # larger is treated as a decompression bomb
-
-
-def _to_rgb(im: Image.Image) -> Image.Image:
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey: scale to 8 bits first
-        arr = np.asarray(im, dtype=np.float64)
-        im = Image.fromarray(np.clip(arr / max(arr.max(), 1.0) * 255.0, 0, 255).astype(np.uint8))
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        im = im.convert("RGBA")
-        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        return Image.alpha_composite(bg, im).convert("RGB")
-    return im.convert("RGB")
+from cvaegan_cli.pixels import to_rgb
 
 
 class PhotoError(CvaeganError):
@@ -69,7 +55,7 @@ def read_photo(path: str | os.PathLike[str], *, min_long_side: int | None = None
                     scale = max(1, round(full_w / im.size[0]))
                 im.load()
                 im = ImageOps.exif_transpose(im)
-                rgb = np.asarray(_to_rgb(im), dtype=np.uint8)
+                rgb = np.asarray(to_rgb(im), dtype=np.uint8)
     except FileNotFoundError as exc:
         raise PhotoError("unreadable", f"{path}: no such file") from exc
     except PermissionError as exc:

@@ -15,8 +15,8 @@ from PIL import Image
 
 from cvaegan_cli.errors import CvaeganError
 from cvaegan_cli.prepare.align import box_matrix, warp_crop
-from cvaegan_cli.prepare.common import (ClassInfo, Job, Plan, PrepareOptions, crop_name, fit_box, list_images,
-                                        reject, square_box, unique_folders)
+from cvaegan_cli.prepare.common import (ClassInfo, Job, Plan, PrepareOptions, class_subfolders, crop_name, fit_box,
+                                        list_images, plan_class_folders, reject, square_box, unique_folders)
 from cvaegan_cli.prepare.io import PhotoError, read_photo
 
 SEGMIM_BLUE_TOLERANCE = 60  # JPEG ringing around the painted (0, 0, 254) background
@@ -267,21 +267,10 @@ def process_cub(job: Job, opts: PrepareOptions, write: Any) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------- folder
 def scan_folder(opts: PrepareOptions) -> Plan:
-    raw = opts.raw
-    names = sorted(d.name for d in raw.iterdir() if d.is_dir() and not d.name.startswith("."))
+    names = class_subfolders(opts.raw)
     if not names:
-        raise CvaeganError(f"{raw}: no class subfolders (expected RAW/<class>/<image>)")
-    folders = unique_folders(names)
-    jobs, ignored = [], 0
-    for ci, (n, f) in enumerate(zip(names, folders)):
-        images, ign = list_images(raw / n)
-        ignored += ign
-        for p in images[: opts.limit or None]:
-            rel_in = p.relative_to(raw / n).as_posix()
-            jobs.append(Job(key=f"{n}/{rel_in}", source=str(p), rel=f"{n}/{rel_in}", cls=ci,
-                            out=f"{f}/{crop_name(rel_in)}"))
-    notes = [f"ignored {ignored} files that are not images (by extension)"] if ignored else []
-    return Plan([ClassInfo(n, f) for n, f in zip(names, folders)], jobs, notes)
+        raise CvaeganError(f"{opts.raw}: no class subfolders (expected RAW/<class>/<image>)")
+    return plan_class_folders(opts.raw, names, opts.limit)
 
 
 def process_folder(job: Job, opts: PrepareOptions, write: Any) -> dict[str, Any]:
