@@ -5,6 +5,10 @@ images/s measured on its own (uint8 memmap → device, normalise, flip: `DeviceB
 generation images/s (no grad, bf16 on CUDA), and a torch.profiler summary of where a step's time
 goes. Prints tables; writes JSON to benchmarks/results/.
 
+The step runs in the precision `train` would use (`--precision auto`: bf16 autocast where the
+device computes bf16 natively, CUDA or an AVX512-BF16/AMX CPU; else fp32), and utilisation is
+taken against the matmul rate of that same dtype, so a bf16 step is not flattered by an fp32 peak.
+
 FLOPs are counted by `torch.utils.flop_counter.FlopCounterMode` over one real training step
 (forward and backward of every network, as executed), i.e. 2 FLOPs per multiply-accumulate of
 convolutions and matmuls; elementwise ops (BN, activations, optimiser) are not counted, as is
@@ -13,6 +17,7 @@ beside it as an independent check.
 
     python benchmarks/train_throughput.py --resolutions 32 64 --batch-size 64 --width 1.0
     python benchmarks/train_throughput.py --resolutions 128 --batch-size 256 --compile   # on a GPU
+    python benchmarks/train_throughput.py --precision fp32     # fp32 step against the fp32 matmul rate
 
 Peak memory: CUDA max_memory_allocated per resolution; on the CPU the process's peak RSS so far
 (resolutions run in the order given, so it is an upper bound that includes earlier rows).
@@ -35,7 +40,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from cvaegan_cli.data import DeviceBatches, ImageCache
-from cvaegan_cli.device import autocast, configure, memory_format, resolve_device
+from cvaegan_cli.device import autocast, configure, memory_format, resolve_device, resolve_precision
 from cvaegan_cli.distributed import configure_threads
 from models import CVAEGAN, CVAEGANConfig, ModelConfig
 from models.algorithm import make_optimizers, train_step
@@ -79,8 +84,9 @@ def hand_count_forward_macs(model: CVAEGAN, batch: torch.Tensor, labels: torch.T
 
 
 def bench(res: int, batch: int, width: float, device: torch.device, steps: int, model_kind: str,
-          compile_: bool = False, profile: bool = False) -> dict:
+          compile_: bool = False, profile: bool = False, precision: str = "auto") -> dict:
     torch.manual_seed(0)
+    ac = lambda: autocast(device, precision)  # noqa: E731  (a fresh context manager per step)
     mf = memory_format(device)
     model = CVAEGAN(CVAEGANConfig(ModelConfig(num_classes=100, resolution=res, width=width, model=model_kind)))
     model = model.to(device, memory_format=mf)
@@ -91,14 +97,14 @@ def bench(res: int, batch: int, width: float, device: torch.device, steps: int, 
     fwd_macs = hand_count_forward_macs(model, x, y)
     counter = FlopCounterMode(display=False)
     with counter:
-        train_step(model, opts, x, y, gen, autocast(device))
+        train_step(model, opts, x, y, gen, ac())
     flops_step = counter.get_total_flops()
     if compile_:  # after counting: FlopCounterMode needs the eager ops
         for net in model.nets.values():
             net.compile()
     t_warm = time.perf_counter()
     for _ in range(2 if not compile_ else 3):
-        train_step(model, opts, x, y, gen, autocast(device))
+        train_step(model, opts, x, y, gen, ac())
     _sync(device)
     warmup_s = time.perf_counter() - t_warm
     if device.type == "cuda":
@@ -106,16 +112,17 @@ def bench(res: int, batch: int, width: float, device: torch.device, steps: int, 
     _sync(device)
     t0 = time.perf_counter()
     for _ in range(steps):
-        train_step(model, opts, x, y, gen, autocast(device))
+        train_step(model, opts, x, y, gen, ac())
     _sync(device)
     dt = (time.perf_counter() - t0) / steps
     peak = (torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
-    prof = profile_step(model, opts, x, y, gen, device) if profile else None
+    prof = profile_step(model, opts, x, y, gen, device, precision) if profile else None
     return {
         "resolution": res, "batch_size": batch, "width": width, "model": model_kind, "compile": compile_,
+        "precision": resolve_precision(device, precision),
         "warmup_s": warmup_s, "step_s": dt, "images_per_s": batch / dt,
-        "sample_images_per_s": sample_rate(model, batch, device), "profile": prof,
+        "sample_images_per_s": sample_rate(model, batch, device, precision), "profile": prof,
         "flops_per_image": flops_step / batch, "hand_forward_macs_per_image": fwd_macs / batch,
         "achieved_flops": flops_step / dt,
         "peak_mem_gib": peak, "peak_mem_kind": "cuda max allocated" if device.type == "cuda" else "process peak RSS",
@@ -123,11 +130,11 @@ def bench(res: int, batch: int, width: float, device: torch.device, steps: int, 
     }
 
 
-def sample_rate(model: CVAEGAN, batch: int, device: torch.device, reps: int = 3) -> float:
+def sample_rate(model: CVAEGAN, batch: int, device: torch.device, precision: str = "auto", reps: int = 3) -> float:
     """Batched generation (what `cvaegan sample` / `augment` do): G in eval mode, no grad."""
     z = torch.randn(batch, model.latent_dim, device=device)
     c = model.class_vector(torch.randint(0, model.num_classes, (batch,), device=device))
-    with autocast(device):
+    with autocast(device, precision):
         model.generate(z, c)
         _sync(device)
         t0 = time.perf_counter()
@@ -177,14 +184,14 @@ CATEGORIES = [  # (label, substrings of aten op names), first match wins; self t
 
 
 def profile_step(model: CVAEGAN, opts: dict, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator,
-                 device: torch.device, steps: int = 2) -> dict:
+                 device: torch.device, precision: str = "auto", steps: int = 2) -> dict:
     """torch.profiler over `steps` training steps: self time per op category and the top ops."""
     from torch.profiler import ProfilerActivity, profile
 
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with profile(activities=acts) as prof:
         for _ in range(steps):
-            train_step(model, opts, x, y, gen, autocast(device))
+            train_step(model, opts, x, y, gen, autocast(device, precision))
         _sync(device)
     attr = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
     events = [(e.key, getattr(e, attr, 0.0) or 0.0) for e in prof.key_averages()]
@@ -232,6 +239,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="timed steps (default: 20 on CUDA, 3 on the CPU)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--compile", action="store_true", help="torch.compile every network (as `train --compile`)")
+    ap.add_argument("--precision", default="auto", help="auto, bf16 or fp32, as `train --precision`; the "
+                    "utilisation's matmul rate is measured in the same dtype")
     ap.add_argument("--profile", type=int, default=None, metavar="RES",
                     help="profile 2 steps at this resolution (default: the second-smallest one given)")
     ap.add_argument("--no-profile", action="store_true")
@@ -244,21 +253,26 @@ def main() -> None:
     configure_threads(device, 1)
     batch = args.batch_size or (256 if device.type == "cuda" else 32)
     steps = args.steps or (20 if device.type == "cuda" else 3)
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    peak = matmul_rate(device, dtype, 8192 if device.type == "cuda" else 1024)
+    precision = resolve_precision(device, args.precision)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    n_mm = 8192 if device.type == "cuda" else 1024
+    peak = matmul_rate(device, dtype, n_mm)
+    peak_fp32 = peak if dtype == torch.float32 else matmul_rate(device, torch.float32, n_mm)
     res_sorted = sorted(args.resolutions)
     prof_res = None if args.no_profile else (args.profile or res_sorted[min(1, len(res_sorted) - 1)])
     rows = []
     for r in args.resolutions:
-        rows.append(bench(r, batch, args.width, device, steps, args.model, args.compile, profile=r == prof_res))
+        rows.append(bench(r, batch, args.width, device, steps, args.model, args.compile, profile=r == prof_res,
+                          precision=precision))
         rows[-1]["loader_images_per_s"] = loader_rate(r, batch, device, args.loader_images)
-    peak_after = matmul_rate(device, dtype, 8192 if device.type == "cuda" else 1024)
+    peak_after = matmul_rate(device, dtype, n_mm)
     for r in rows:
         r["utilisation"] = r["achieved_flops"] / peak
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
-    print(f"device: {device} ({name}), threads {torch.get_num_threads()}, matmul {dtype}: {peak / 1e9:,.1f} GFLOP/s "
-          f"before, {peak_after / 1e9:,.1f} after the rows (utilisation uses 'before')")
+    print(f"device: {device} ({name}), threads {torch.get_num_threads()}, training precision {precision}, "
+          f"matmul {dtype}: {peak / 1e9:,.1f} GFLOP/s before, {peak_after / 1e9:,.1f} after the rows "
+          f"(utilisation uses 'before'); fp32 matmul {peak_fp32 / 1e9:,.1f} GFLOP/s")
     print(f"{'res':>4} {'batch':>5} {'img/s':>9} {'GFLOP/img':>10} {'fwd GMAC/img':>13} "
           f"{'GFLOP/s':>9} {'util':>6} {'peak GiB':>9} {'loader img/s':>13} {'sample img/s':>13}")
     for r in rows:
@@ -280,7 +294,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"train_throughput_{device.type}.json"
     out.write_text(json.dumps({"device": str(device), "device_name": name, "matmul_dtype": str(dtype),
-                               "matmul_flops": peak, "matmul_flops_after": peak_after,
+                               "precision": precision, "matmul_flops": peak, "matmul_flops_after": peak_after,
+                               "matmul_flops_fp32": peak_fp32,
                                "threads": torch.get_num_threads(), "torch": str(torch.__version__),
                                "rows": rows}, indent=2))
     print(f"wrote {out}")

@@ -40,6 +40,7 @@ class DemoOptions:
     max_minutes: float = 5.0
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"
     loss: LossConfig = field(default_factory=LossConfig)
 
 
@@ -65,7 +66,8 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
         run_name += time.strftime("-%Y%m%d-%H%M%S")
     result = train(TrainOptions(data=data_dir, out=opts.out / "runs", name=run_name, resolution=opts.resolution,
                                 width=opts.width, latent_dim=opts.latent_dim, batch_size=opts.batch_size,
-                                steps=opts.steps, seed=opts.seed, device=opts.device, workers=1, loss=opts.loss,
+                                steps=opts.steps, seed=opts.seed, device=opts.device, precision=opts.precision,
+                                workers=1, loss=opts.loss,
                                 log_every=25, sample_every=100, ckpt_every=250),
                    console, stop=lambda step: time.perf_counter() > deadline)
     if result.interrupted:

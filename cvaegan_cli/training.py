@@ -43,7 +43,7 @@ from cvaegan_cli import __version__, distributed
 from cvaegan_cli.atomic import atomic_write_json
 from cvaegan_cli.checkpoint_io import load_checkpoint, save_checkpoint
 from cvaegan_cli.data import DeviceBatches, ImageCache, build_cache
-from cvaegan_cli.device import autocast, configure, memory_format
+from cvaegan_cli.device import autocast, configure, memory_format, resolve_precision
 from cvaegan_cli.distributed import DistContext
 from cvaegan_cli.errors import CvaeganError
 from cvaegan_cli.images import save_grid
@@ -81,6 +81,7 @@ class TrainOptions:
     flip: bool = True
     sync_bn: bool = False       # SyncBatchNorm over processes (CUDA only)
     compile: bool = False       # torch.compile every network
+    precision: str = "auto"     # auto | bf16 | fp32 (cvaegan_cli.device.resolve_precision)
 
 
 @dataclass
@@ -153,6 +154,7 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
         console = Console(stderr=True, quiet=True)
     device = ctx.device
     configure(device)
+    precision = resolve_precision(device, opts.precision)
     torch.manual_seed(opts.seed)
     if opts.batch_size % ctx.world_size:
         raise CvaeganError(f"--batch-size {opts.batch_size} is the global batch and must be divisible by "
@@ -229,7 +231,7 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
     order = batches.epoch_order(data_gen)
     grid_z, grid_c = _grid_inputs(model, opts.seed)
 
-    meta = _run_meta(opts, cache, device, ctx)
+    meta = {**_run_meta(opts, cache, device, ctx), "precision": precision}
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(run_dir / "config.json", {"train": _jsonable(dataclasses.asdict(opts)),
@@ -238,7 +240,7 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
     log = _JsonlLog(run_dir / "log.jsonl", enabled=ctx.is_main)
     log.write({"event": "resume" if resume_ckpt else "start", "step": step, "total_steps": total_steps,
                "images": len(cache), "classes": len(cache.class_names), "device": str(device),
-               "processes": ctx.world_size, "time": _now()})
+               "precision": precision, "processes": ctx.world_size, "time": _now()})
 
     def checkpoint(*also: Path) -> Path:
         ctx.average_bn_buffers(model)  # every rank; only rank 0 writes
@@ -273,7 +275,7 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
                 while step < total_steps:
                     noise_gen.manual_seed(distributed.step_seed(seed, step, ctx.rank))
                     x, y = batches.batch(order, pos, noise_gen)
-                    pending.append(train_step(model, optimizers, x, y, noise_gen, autocast(device),
+                    pending.append(train_step(model, optimizers, x, y, noise_gen, autocast(device, precision),
                                               reduce=reduce, sync_grads=sync_grads))
                     step, pos = step + 1, pos + 1
                     if pos == batches.steps_per_epoch:

@@ -54,10 +54,10 @@ class StepLosses:
 
 
 def make_optimizers(model: CVAEGAN) -> dict[str, torch.optim.Optimizer]:
+    """One Adam per network. Fused (one kernel for all of a network's parameters) on CUDA and on
+    the CPU alike: on the CPU it measured +12–24% images/s over foreach at 64² and 32²."""
     o = model.cfg.optim
-    on_cuda = next(model.parameters()).is_cuda
-    kw = {"fused": True} if on_cuda else {"foreach": True}
-    return {name: torch.optim.Adam(net.parameters(), lr=o.lr(name), betas=(o.beta1, o.beta2), **kw)
+    return {name: torch.optim.Adam(net.parameters(), lr=o.lr(name), betas=(o.beta1, o.beta2), fused=True)
             for name, net in model.nets.items()}
 
 

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from cvaegan_cli.app import app
 from cvaegan_cli.apps.augment import AugmentOptions, augment, regenerate_unit
 from cvaegan_cli.data import build_cache
+from cvaegan_cli.device import autocast
 from cvaegan_cli.manifest import index_dataset
 from tests.apps_common import demo_model
 
@@ -86,7 +87,9 @@ def test_manifest_regenerates_identical_images_from_its_seeds(trained_demo, stra
         cv = torch.zeros(c["count"], loaded.num_classes)
         for k, w in zip(mix["classes"], mix["weights"]):
             cv[:, k] += w
-        x = ((loaded.model.generate(z, cv).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
+        with autocast(loaded.device, manifest["precision"]):  # the recipe names its precision
+            x = loaded.model.generate(z, cv).float()
+        x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
         assert np.abs(x.numpy().astype(int) - np.stack(files).astype(int)).max() <= 1
     # different identities are different people: their class vectors differ
     assert len({tuple(c["mix"]["classes"]) + tuple(c["mix"]["weights"]) for c in mixes}) == 3

@@ -38,10 +38,22 @@ def _expected_gan(m, t, kind):
     return {"C": t["loss_c"], "D": t["loss_d"], "G": g}
 
 
-@pytest.mark.parametrize("kind", ["cvaegan", "cgan", "fmcgan", "cvae"])
-def test_each_network_gets_exactly_its_objective(kind):
+@pytest.mark.parametrize("kind,precision", [("cvaegan", "fp32"), ("cgan", "fp32"), ("fmcgan", "fp32"),
+                                            ("cvae", "fp32"), ("cvaegan", "bf16")])
+def test_each_network_gets_exactly_its_objective(kind, precision):
+    """bf16: the autocast path `train` takes on CUDA and on bf16-native CPUs routes the same way."""
     m, x, y, g = _setup(kind)
-    step = LOSSES_OF[kind](m, x, y, g)
+    conv_dtypes = set()
+    hooks = [mod.register_forward_hook(lambda _m, _i, out: conv_dtypes.add(out.dtype))
+             for mod in m.modules() if isinstance(mod, torch.nn.Conv2d)]
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        step = LOSSES_OF[kind](m, x, y, g)
+    for h in hooks:
+        h.remove()
+    assert conv_dtypes == {torch.bfloat16 if precision == "bf16" else torch.float32}
+    if precision == "bf16":  # the networks ran in bf16; the losses and the centres stay fp32
+        assert all(t.dtype == torch.float32 for t in step.terms.values())
+        assert all(b.dtype in (torch.float32, torch.bool) for b in m.centres.buffers())
     t = step.terms
     if kind == "cvaegan":
         expected = _expected_cvaegan(m, t)

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from cvaegan_cli.app import app
 from cvaegan_cli.checkpoint_io import load_checkpoint
+from cvaegan_cli.device import autocast, native_bf16, resolve_precision
 from cvaegan_cli.errors import CvaeganError
 from cvaegan_cli.training import TrainingDiverged, TrainOptions, train
 from tests.helpers import make_shapes_dataset
@@ -36,7 +37,7 @@ def test_train_cli_writes_the_run_folder(shapes, tmp_path):
     res = runner.invoke(app, ["train", str(shapes), "--out", str(tmp_path), "--name", "run", "-r", "32",
                               "--width", "0.125", "--latent-dim", "16", "-b", "8", "--steps", "4", "--device", "cpu",
                               "--log-every", "2", "--sample-every", "2", "--ckpt-every", "2",
-                              "--cache-dir", str(tmp_path / "cache")])
+                              "--cache-dir", str(tmp_path / "cache"), "--precision", "fp32"])
     assert res.exit_code == 0, res.output
     run = tmp_path / "run"
     for rel in ("config.json", "log.jsonl", "samples/latest.png", "samples/step_0000002.png",
@@ -53,6 +54,16 @@ def test_train_cli_writes_the_run_folder(shapes, tmp_path):
     assert ckpt["step"] == 4 and ckpt["class_names"] == ["class_0", "class_1", "class_2"]
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["model"]["loss"]["lambda_kl"] == 3.0 and cfg["model"]["model"]["resolution"] == 32
+    assert cfg["meta"]["precision"] == recs[0]["precision"] == "fp32"
+
+
+def test_precision_auto_is_bf16_exactly_where_it_is_native():
+    cpu = torch.device("cpu")
+    assert resolve_precision(cpu) == ("bf16" if native_bf16(cpu) else "fp32")
+    assert resolve_precision(cpu, "FP32") == "fp32" and resolve_precision(cpu, "bf16") == "bf16"
+    assert isinstance(autocast(cpu, "bf16"), torch.autocast) and not isinstance(autocast(cpu, "fp32"), torch.autocast)
+    with pytest.raises(CvaeganError, match="unknown precision 'fp16'"):
+        resolve_precision(cpu, "fp16")
 
 
 def test_resume_continues_the_same_streams(shapes, tmp_path):
@@ -142,6 +153,7 @@ def test_sample_is_deterministic_under_a_seed(shapes, tmp_path):
     (["train", "{data}", "--resolution", "48"], "--resolution must be one of"),
     (["train", "{tmp}/nowhere"], "no such dataset folder"),
     (["train", "{data}", "--model", "vae"], "unknown --model"),
+    (["train", "{data}", "--precision", "fp16"], "unknown precision 'fp16'"),
 ])
 def test_cli_errors_are_one_line(shapes, tmp_path, args, needle):
     train(_opts(shapes, tmp_path / "runs", steps=1))

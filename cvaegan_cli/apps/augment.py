@@ -31,7 +31,7 @@ from rich.console import Console
 
 from cvaegan_cli.apps.common import LoadedModel
 from cvaegan_cli.atomic import atomic_path, atomic_write_json, fsync_dir
-from cvaegan_cli.device import autocast
+from cvaegan_cli.device import autocast, resolve_precision
 from cvaegan_cli.errors import CvaeganError
 from cvaegan_cli.manifest import MANIFEST_NAME, index_dataset, new_manifest
 from cvaegan_cli.progress import make_progress
@@ -52,6 +52,7 @@ class AugmentOptions:
     writers: int = 4            # threads encoding and writing PNGs beside the generator
     png_level: int = 1          # zlib level: 1 is ~3× faster than 6 for ~15% more bytes
     fsync: bool = True
+    precision: str = "auto"     # auto | bf16 | fp32; a resumed run keeps the first run's
 
     def validate(self, num_classes: int) -> None:
         if min(self.per_class, self.new_identities, self.per_identity) < 0:
@@ -138,7 +139,7 @@ class _Items:
 
 @torch.no_grad()
 def render_batch(loaded: LoadedModel, units: list[Unit], lo: int, hi: int,
-                 z_cache: dict[int, torch.Tensor]) -> torch.Tensor:
+                 z_cache: dict[int, torch.Tensor], precision: str = "auto") -> torch.Tensor:
     """uint8 (hi−lo, R, R, 3) for items [lo, hi) — the canonical computation every image gets."""
     items = _Items(units)
     k, d = loaded.num_classes, loaded.model.latent_dim
@@ -155,7 +156,7 @@ def render_batch(loaded: LoadedModel, units: list[Unit], lo: int, hi: int,
         c[i - lo:i - lo + n] = unit.class_vector(k)
         i += n
     dev = loaded.device
-    with autocast(dev):
+    with autocast(dev, precision):
         x = loaded.model.generate(z.to(dev, non_blocking=True), c.to(dev, non_blocking=True))
     return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
@@ -171,7 +172,8 @@ def regenerate_unit(loaded: LoadedModel, plan: dict[str, Any], name: str) -> np.
     lo, hi = unit.first_item, unit.first_item + unit.count
     b0, b1 = lo // bs, (hi - 1) // bs
     total = sum(u.count for u in units)
-    chunks = [render_batch(loaded, units, b * bs, min(total, (b + 1) * bs), {}) for b in range(b0, b1 + 1)]
+    prec = plan.get("precision", "auto")
+    chunks = [render_batch(loaded, units, b * bs, min(total, (b + 1) * bs), {}, prec) for b in range(b0, b1 + 1)]
     return np.concatenate(chunks)[lo - b0 * bs: hi - b0 * bs]
 
 
@@ -224,8 +226,10 @@ def _plan_record(loaded: LoadedModel, opts: AugmentOptions, units: list[Unit]) -
         "latent_dim": loaded.model.latent_dim, "class_names": loaded.class_names,
         "seed": opts.seed, "per_class": opts.per_class, "new_identities": opts.new_identities,
         "per_identity": opts.per_identity, "batch_size": opts.batch_size,
+        "precision": resolve_precision(loaded.device, opts.precision),
         "recipe": "image j of a unit = G(z[j], c) with z = torch.randn(count, latent_dim, "
-                  "generator=torch.Generator().manual_seed(seed)) on the CPU and c = Σ weights·onehot(classes)",
+                  "generator=torch.Generator().manual_seed(seed)) on the CPU and c = Σ weights·onehot(classes), "
+                  "G in eval mode under `precision` (bf16: torch.autocast)",
         "units": [asdict(u) for u in units],
     }
 
@@ -276,7 +280,7 @@ def dry_run(loaded: LoadedModel, out: Path, opts: AugmentOptions, sample: int = 
     existing = sum(1 for u in units for j in range(u.count) if (out / u.file(j)).is_file()) if out.is_dir() else 0
     n = min(sample, total)
     sizes = []
-    for arr in render_batch(loaded, units, 0, n, {}):
+    for arr in render_batch(loaded, units, 0, n, {}, opts.precision):
         buf = io.BytesIO()
         Image.fromarray(arr).save(buf, format="PNG", compress_level=opts.png_level)
         sizes.append(buf.tell())
@@ -291,11 +295,13 @@ def augment(loaded: LoadedModel, out: str | os.PathLike[str], opts: AugmentOptio
     image is on disk (tests use it to interrupt a run at a chosen point)."""
     out = Path(out)
     opts.validate(loaded.num_classes)
+    opts.precision = resolve_precision(loaded.device, opts.precision)
     units = plan_units(loaded.class_names, opts)
     record = _plan_record(loaded, opts, units)
     old = _check_resume(out, record)
     if old is not None:
         opts.batch_size = int(old["batch_size"])  # the batch boundaries make the bits: keep the first run's
+        opts.precision = str(old.get("precision", opts.precision))  # and so does the precision
         record = _plan_record(loaded, opts, units)
     merge_index = index_dataset(merge_with) if merge_with is not None else None  # fail before rendering
     out.mkdir(parents=True, exist_ok=True)
@@ -331,7 +337,7 @@ def augment(loaded: LoadedModel, out: str | os.PathLike[str], opts: AugmentOptio
                 missing = [i for i in range(b, hi) if not (out / _file(units, items, i)).is_file()]
                 skipped += (hi - b) - len(missing)
                 if missing:
-                    arrs = render_batch(loaded, units, b, hi, z_cache)
+                    arrs = render_batch(loaded, units, b, hi, z_cache, opts.precision)
                     futures, folders = [], set()
                     for i in missing:
                         rel = _file(units, items, i)
@@ -387,7 +393,7 @@ def write_manifest(out: Path, loaded: LoadedModel, opts: AugmentOptions, units: 
     plan.pop("status")
     manifest = new_manifest("synthetic", classes, items, size=loaded.resolution,
                             generator={k: v for k, v in plan.items() if k not in ("format", "version", "units")},
-                            units=plan["units"], batch_size=opts.batch_size)
+                            units=plan["units"], batch_size=opts.batch_size, precision=plan["precision"])
     atomic_write_json(out / MANIFEST_NAME, manifest)
     return manifest
 

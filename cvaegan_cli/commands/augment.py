@@ -46,11 +46,13 @@ def augment_cmd(
     runs: Path = typer.Option(Path("runs"), "--runs", help="Where to look for the newest checkpoint."),
     seed: int = typer.Option(0, "--seed", help="Seeds the identities' classes and weights and every z."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    precision: str = typer.Option("auto", "--precision", help="auto, bf16 or fp32 (auto: bf16 where the device "
+                                  "computes it natively); recorded in augment.json and kept on resume."),
 ) -> None:
     """Generate synthetic training data: more images of existing classes and/or new mixed identities."""
     opts = AugmentOptions(per_class=per_class, new_identities=new_identities, per_identity=per_identity,
                           seed=seed, batch_size=batch_size, writers=writers, png_level=png_level,
-                          fsync=not no_fsync)
+                          fsync=not no_fsync, precision=precision)
     loaded = load_model(ckpt, runs, device, needs="G", purpose="augment")
     opts.validate(loaded.num_classes)
     if dry:

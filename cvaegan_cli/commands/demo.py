@@ -30,6 +30,7 @@ def demo_cmd(
     max_minutes: float = typer.Option(5.0, "--max-minutes", help="Stop training after this long regardless."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    precision: str = typer.Option("auto", "--precision", help="auto, bf16 or fp32 (auto: bf16 where native)."),
 ) -> None:
     """Generate cartoon faces of a few identities, train CVAE-GAN on them, and write an HTML report
     (per-class samples, same-z-every-class, reconstructions, loss curves)."""
@@ -38,7 +39,7 @@ def demo_cmd(
     console = Console(stderr=True)
     res = run_demo(DemoOptions(out=out, classes=classes, per_class=per_class, resolution=resolution, width=width,
                                latent_dim=latent_dim, batch_size=batch_size, steps=steps, max_minutes=max_minutes, seed=seed,
-                               device=device), console)
+                               device=device, precision=precision), console)
     s = res.stats
     console.print(f"trained {s['steps']} steps in {s['train_seconds']:.0f} s ({s['images_per_s']:.0f} img/s); "
                   f"C recognises {s['c_accuracy_on_generated']:.0%} of generated faces (chance {s['chance']:.0%})")

@@ -62,7 +62,10 @@ def train_cmd(
                               "(through torch.distributed.run, as torchrun does): one per GPU."),
     sync_bn: bool = typer.Option(False, "--sync-bn", help="Batch-norm statistics over all processes' "
                                  "batches (SyncBatchNorm, CUDA only)."),
-    compile_: bool = typer.Option(False, "--compile", help="torch.compile every network (slow first steps)."),
+    compile_: bool = typer.Option(False, "--compile", help="torch.compile every network (slow first steps; "
+                                  "on the CPU it measured slower than eager)."),
+    precision: str = typer.Option("auto", "--precision", help="auto, bf16 or fp32. auto: bf16 autocast where "
+                                  "the device computes bf16 natively (CUDA; CPUs with AVX512-BF16/AMX), else fp32."),
 ) -> None:
     """Train CVAE-GAN (or a baseline) on a folder of class subfolders.
 
@@ -94,7 +97,8 @@ def train_cmd(
                         width=width, latent_dim=latent_dim, batch_size=batch_size, steps=steps, epochs=epochs,
                         loss=loss, optim=OptimConfig(**lrs), seed=seed, device=device, workers=workers,
                         cache_dir=cache_dir, split=None if split == "all" else split, log_every=log_every,
-                        sample_every=sample_every, ckpt_every=ckpt_every, sync_bn=sync_bn, compile=compile_)
+                        sample_every=sample_every, ckpt_every=ckpt_every, sync_bn=sync_bn, compile=compile_,
+                        precision=precision)
     console = Console(stderr=True)
     rank = distributed.env_world()[0]
     try:
