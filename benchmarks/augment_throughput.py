@@ -24,7 +24,7 @@ from rich.console import Console
 
 from cvaegan_cli.apps.augment import AugmentOptions, augment, plan_units, render_batch
 from cvaegan_cli.apps.common import LoadedModel
-from cvaegan_cli.device import configure, resolve_device
+from cvaegan_cli.device import configure, memory_format, resolve_device
 from models import CVAEGAN, CVAEGANConfig, ModelConfig
 
 CONFIGS = {  # name: (resolution, width, classes) — 530 = FaceScrub's identities
@@ -37,7 +37,7 @@ PAPER_IMAGES = 5000 * 100
 def build(resolution: int, width: float, classes: int, device: torch.device) -> LoadedModel:
     torch.manual_seed(0)
     model = CVAEGAN(CVAEGANConfig(ModelConfig(num_classes=classes, resolution=resolution, width=width)))
-    model = model.to(device).eval()
+    model = model.to(device, memory_format=memory_format(device)).eval()  # as `inference_model` loads it
     return LoadedModel(model, [f"id{k}" for k in range(classes)], device, Path("<random weights>"), 0)
 
 

@@ -12,14 +12,13 @@ import torch
 from rich.console import Console
 
 from cvaegan_cli.atomic import atomic_write_json
-from cvaegan_cli.checkpoint_io import load_checkpoint
+from cvaegan_cli.checkpoint_io import inference_model, load_checkpoint
 from cvaegan_cli.data import build_cache
 from cvaegan_cli.demo_data import DemoDataConfig, write_demo_dataset
 from cvaegan_cli.images import from_uint8, grid_image, save_png
 from cvaegan_cli.report import ReportSection, loss_curve_svg, write_html_report
 from cvaegan_cli.sampling import sample
 from cvaegan_cli.training import TrainOptions, TrainResult, train
-from models import model_from_checkpoint
 from models.config import LossConfig
 
 
@@ -81,7 +80,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
 def write_demo_report(opts: DemoOptions, result: TrainResult, data_dir: Path, seconds: float) -> tuple[Path, dict]:
     ckpt = load_checkpoint(result.checkpoint)
     names: list[str] = ckpt["class_names"]
-    model = model_from_checkpoint(ckpt, "cpu").eval()
+    model = inference_model(ckpt, "cpu")
     k, r = model.num_classes, model.cfg.model.resolution
     fig_dir = result.run_dir / "report"
 

@@ -11,13 +11,13 @@ from typing import Literal
 import numpy as np
 import torch
 
-from cvaegan_cli.checkpoint_io import load_checkpoint, resolve_checkpoint
+from cvaegan_cli.checkpoint_io import inference_model, load_checkpoint, resolve_checkpoint
 from cvaegan_cli.data import load_image_square
 from cvaegan_cli.device import configure, resolve_device
 from cvaegan_cli.errors import CvaeganError
 from cvaegan_cli.images import from_uint8
 from cvaegan_cli.sampling import resolve_class
-from models import CVAEGAN, model_from_checkpoint
+from models import CVAEGAN
 
 
 @dataclass
@@ -47,7 +47,7 @@ def load_model(ckpt: str | os.PathLike[str] | None, runs: str | os.PathLike[str]
     state = load_checkpoint(path)
     dev = resolve_device(device)
     configure(dev)
-    model = model_from_checkpoint(state, dev).eval()
+    model = inference_model(state, dev)
     missing = [n for n in needs if n not in model.nets]
     if missing:
         raise CvaeganError(f"{path}: a '{model.cfg.model.model}' model has no {'/'.join(missing)} network, "

@@ -8,11 +8,10 @@ import torch
 import typer
 
 from cvaegan_cli.atomic import atomic_write_json
-from cvaegan_cli.checkpoint_io import load_checkpoint, resolve_checkpoint
+from cvaegan_cli.checkpoint_io import inference_model, load_checkpoint, resolve_checkpoint
 from cvaegan_cli.device import resolve_device
 from cvaegan_cli.errors import CvaeganError, cli_errors
 from cvaegan_cli.sampling import resolve_class, sample_to_files
-from models import model_from_checkpoint
 
 EPILOG = """[bold]Examples[/]
 
@@ -39,7 +38,7 @@ def sample_cmd(
     state = load_checkpoint(path)
     names: list[str] = state["class_names"]
     classes = list(range(len(names))) if class_.strip().lower() == "all" else [resolve_class(class_, names)]
-    model = model_from_checkpoint(state, resolve_device(device)).eval()
+    model = inference_model(state, resolve_device(device))
     tag = "all" if len(classes) > 1 else str(classes[0])
     out = out or Path("samples") / f"class-{tag}-seed{seed}.png"
     with torch.inference_mode():

@@ -32,7 +32,7 @@ from rich.table import Table
 
 from cvaegan_cli import __version__
 from cvaegan_cli.atomic import atomic_write_json
-from cvaegan_cli.checkpoint_io import load_checkpoint
+from cvaegan_cli.checkpoint_io import inference_model, load_checkpoint
 from cvaegan_cli.data import build_cache
 from cvaegan_cli.device import autocast, resolve_device
 from cvaegan_cli.errors import CvaeganError
@@ -41,7 +41,7 @@ from cvaegan_cli.evaluation.judge import heldout_rows, judge_outputs, load_judge
 from cvaegan_cli.images import save_grid
 from cvaegan_cli.progress import make_progress
 from cvaegan_cli.sampling import sample
-from models import CVAEGAN, model_from_checkpoint
+from models import CVAEGAN
 
 FRECHET_NOTE = "FID-style: Fréchet distance of Gaussians fitted to the judge's features, not Inception-v3 FID"
 
@@ -78,7 +78,7 @@ def evaluate(opts: EvaluateOptions, console: Console | None = None) -> dict[str,
     t0 = time.perf_counter()
     device = resolve_device(opts.device)
     state = load_checkpoint(opts.ckpt)
-    model = model_from_checkpoint(state, device).eval()
+    model = inference_model(state, device)
     judge, jstate = load_judge(opts.judge, device)
     names: list[str] = state["class_names"]
     if list(jstate["class_names"]) != list(names):
