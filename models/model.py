@@ -38,8 +38,10 @@ class CVAEGAN(nn.Module):
         return self.cfg.model.latent_dim
 
     def class_vector(self, labels: Tensor) -> Tensor:
-        """One-hot class condition c for integer labels."""
-        return torch.nn.functional.one_hot(labels, self.num_classes).float()
+        """One-hot class condition c for integer labels. Built with scatter (which bounds-checks in
+        its kernel) rather than F.one_hot, whose CPU path reads min/max back to the host."""
+        out = torch.zeros(*labels.shape, self.num_classes, device=labels.device)
+        return out.scatter_(-1, labels.unsqueeze(-1), 1.0)
 
     @torch.no_grad()
     def generate(self, z: Tensor, c: Tensor) -> Tensor:
