@@ -28,6 +28,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cvaegan_cli.atomic import atomic_write_json  # noqa: E402
+from cvaegan_cli.device import resolve_device, resolve_precision  # noqa: E402
 from cvaegan_cli.evaluation.compare import CompareOptions, Variant, get_judge, run_variant  # noqa: E402
 
 # Table 1 of the paper: top-1 accuracy (%) of the judge on generated samples, and realism.
@@ -47,6 +48,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--per-class", type=int, default=100, help="generated samples per class (paper: 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto", help="auto, bf16 or fp32, as `train --precision`")
     p.add_argument("--judge", type=Path, default=None, help="reuse a judge instead of training OUT/judge.pt")
     p.add_argument("--judge-epochs", type=int, default=30)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on a busy machine)")
@@ -62,11 +64,13 @@ def options(args: argparse.Namespace, kind: str) -> CompareOptions:
     out = args.out or Path("benchmarks/results") / f"{kind}-{name}-r{args.resolution}-s{args.steps}{lat}"
     return CompareOptions(data=args.data, out=out, resolution=args.resolution, steps=args.steps, width=args.width,
                           batch_size=args.batch_size, latent_dim=args.latent_dim, seed=args.seed, device=args.device,
+                          precision=args.precision,
                           per_class=args.per_class, judge=args.judge, judge_epochs=args.judge_epochs, cache_dir=args.cache_dir)
 
 
 def environment(args: argparse.Namespace) -> dict:
     return {"torch": str(torch.__version__), "python": platform.python_version(), "threads": torch.get_num_threads(),
+            "precision": resolve_precision(resolve_device(args.device), args.precision),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, "argv": sys.argv}
 
 

@@ -43,6 +43,7 @@ class CompareOptions:
     latent_dim: int = 256
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"
     per_class: int = 100
     judge: Path | None = None        # reuse this judge instead of training one
     judge_epochs: int = 30
@@ -77,7 +78,8 @@ def run_variant(v: Variant, opts: CompareOptions, judge: Path, console: Console)
         res = train(TrainOptions(data=opts.data, out=opts.out / "runs", name=run_name, resume=latest.is_file(),
                                  model=v.model, resolution=opts.resolution, width=opts.width,
                                  latent_dim=opts.latent_dim, batch_size=opts.batch_size, steps=opts.steps,
-                                 loss=v.loss, seed=opts.seed, device=opts.device, workers=opts.workers,
+                                 loss=v.loss, seed=opts.seed, device=opts.device, precision=opts.precision,
+                                 workers=opts.workers,
                                  cache_dir=opts.cache_dir, log_every=max(1, min(50, opts.steps)),
                                  sample_every=opts.steps, ckpt_every=max(opts.steps // 4, 1)), console)
         train_seconds = round(time.perf_counter() - t0, 1)
