@@ -84,3 +84,10 @@ def test_generated_faces_are_recognised_as_their_class(trained_demo):
     labels = torch.arange(k).repeat_interleave(30)
     acc = (model.classify(sample(model, labels, seed=123)).argmax(1) == labels).float().mean().item()
     assert acc > 2.5 / k, f"C recognises {acc:.0%} of generated faces (chance {1 / k:.0%})"
+
+
+def test_demo_rejects_a_bad_precision_before_writing_anything(tmp_path):
+    out = tmp_path / "demo"
+    res = runner.invoke(app, ["demo", "--out", str(out), "--precision", "fp16"])
+    assert res.exit_code == 1 and "Traceback" not in res.output and "unknown precision 'fp16'" in res.output
+    assert not out.exists()  # the check comes before the dataset is drawn
