@@ -10,7 +10,7 @@ would either fail or need `find_unused_parameters` / `no_sync` contortions. Data
 simply "average every network's gradient over the ranks before the optimiser step", and that is
 what `grad_sync` does: one coalesced `all_reduce` per network, issued asynchronously so the
 collectives queue back to back. What is lost against DDP is overlapping the all-reduce with the
-backward pass; at CVAE-GAN's size (~60 M parameters at width 1) that is a few ms per step on
+backward pass; at CVAE-GAN's size (37–46 M parameters at width 1, 32² to 128²) that is a few ms per step on
 NVLink (documented in the README, not measured here: no GPU was available).
 
 The moving-average feature centres (Eq. 2 global f_D, Eq. 4 per-class f_C) are kept identical on
