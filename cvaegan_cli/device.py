@@ -3,10 +3,11 @@
 Precision `auto` means bf16 autocast wherever the hardware computes in bf16 natively: every CUDA
 GPU that supports it, and CPUs with AVX512-BF16 or AMX (oneDNN then runs convolutions and matmuls
 in bf16). Elsewhere it is fp32: emulated bf16 would be slower than fp32. Measured on this
-project's 2-core AVX512-BF16 CPU, paper-sized networks, batch 32 (images/s, fp32 → bf16 with
-channels_last): 50 → 84 at 32², 25 → 51 at 64², 6.9 → 17.4 at 128². bf16 has fp32's exponent
-range, so no loss scaling is needed (unlike fp16); the losses themselves are computed in fp32
-(`models.losses`) and the optimisers keep fp32 weights.
+project's 2-core AVX512-BF16 CPU, paper-sized networks, batch 32, one training step (images/s,
+fp32 NCHW → fp32 channels_last → bf16 channels_last): 50 → 58 → 84 at 32², 25 → 31 → 51 at 64²,
+6.9 → 9.1 → 17.4 at 128² (foreach Adam; the README's table has the current numbers). bf16
+has fp32's exponent range, so no loss scaling is needed (unlike fp16); the losses themselves are
+computed in fp32 (`models.losses`) and the optimisers keep fp32 weights.
 """
 
 from __future__ import annotations
@@ -75,5 +76,5 @@ def autocast(device: torch.device, precision: str = "auto") -> contextlib.Abstra
 
 def memory_format(device: torch.device) -> torch.memory_format:
     """channels_last on CUDA (tensor cores) and on the CPU too, where oneDNN's convolutions are
-    NHWC-native: +16–32% images/s in the measurements of the module doc."""
+    NHWC-native: +16–32% training images/s in the measurements of the module doc."""
     return torch.channels_last if device.type in ("cuda", "cpu") else torch.contiguous_format
