@@ -20,7 +20,8 @@ engineering differs:
   batch-mean feature centres                           moving-average centres (Eqs. 2, 4)
 
 The public-style step does more work per image by construction (E×2, G×4, D×6, C×4 forwards
-against E, G×2, D×3, C×3), which is the point: that is what such code costs. Read the ratio as
+against E, G×2, D×3, C×3: 1.38–1.41× the FLOPs at 32–128 by PyTorch's FLOP counter), which is the
+point: that is what such code costs. Read the ratio as
 "this engineering against that engineering on the same hardware", not as a measurement of any
 particular repository. Each loop is timed end to end, data loading included.
 
