@@ -145,14 +145,19 @@ def time_cvaegan(data: Path, res: int, batch: int, width: float, device: torch.d
         pos = i % batches.steps_per_epoch
         x, y = batches.batch(order, pos, gen)
         pending.append(train_step(m, opts, x, y, gen, autocast(device, precision)))
-        if len(pending) == 50:  # train's default --log-every
-            [float(v) for p in pending for v in p.values()]
+        if len(pending) == 50:  # train's default --log-every: one read of the stacked losses
+            _read(pending)
             pending = []
-    [float(v) for p in pending for v in p.values()]
+    _read(pending)
     _sync(device)
     batches.close()
     assert t0 is not None
     return steps * batch / (time.perf_counter() - t0)
+
+
+def _read(pending: list[dict[str, torch.Tensor]]) -> list:
+    """What `cvaegan train` does at a log step: one host read of every pending loss."""
+    return torch.stack([torch.stack(list(p.values())) for p in pending]).tolist() if pending else []
 
 
 def _sync(device: torch.device) -> None:

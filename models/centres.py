@@ -70,7 +70,7 @@ class FeatureCentres(nn.Module):
         k = old.shape[0]
         sums = torch.zeros_like(old).index_add(0, y, f.float())
         # index_add, not bincount: bincount sizes its output from the data, a host read on CUDA
-        counts = torch.zeros(k, dtype=old.dtype, device=old.device).index_add_(0, y, torch.ones_like(y, dtype=old.dtype))
+        counts = old.new_zeros(k).index_add_(0, y, torch.ones_like(y, dtype=old.dtype))
         if reduce is not None:
             sums, counts = reduce(sums), reduce(counts)
         present = (counts > 0)[:, None]

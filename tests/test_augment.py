@@ -13,7 +13,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from cvaegan_cli.app import app
-from cvaegan_cli.apps.augment import AugmentOptions, augment, regenerate_unit
+from cvaegan_cli.apps.augment import AugmentOptions, augment, plan_precision, regenerate_unit
 from cvaegan_cli.data import build_cache
 from cvaegan_cli.device import autocast
 from cvaegan_cli.manifest import index_dataset
@@ -141,3 +141,11 @@ def test_cli_dry_run_then_run_then_mismatch_error(trained_demo, tmp_path):
     assert r.exit_code == 1 and "holds a different augment run" in r.output and "seed" in r.output
     r = runner.invoke(app, ["augment", "--new-identities", "4", "--out", str(out), "--ckpt", ck])
     assert r.exit_code == 1 and r.output.startswith("error: --new-identities needs --per-identity")
+
+
+def test_plans_without_a_recorded_precision_keep_the_old_rule():
+    """Plans from before precision was recorded were rendered in bf16 on CUDA and fp32 elsewhere;
+    resuming or regenerating them must not switch to what `auto` means on a bf16 CPU today."""
+    assert plan_precision({}, torch.device("cpu")) == "fp32"
+    assert plan_precision({}, torch.device("cuda")) == "bf16"
+    assert plan_precision({"precision": "bf16"}, torch.device("cpu")) == "bf16"

@@ -161,6 +161,12 @@ def render_batch(loaded: LoadedModel, units: list[Unit], lo: int, hi: int,
     return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
+def plan_precision(plan: dict[str, Any], device: torch.device) -> str:
+    """The precision a plan's images were rendered in. Plans written before precision was recorded
+    used bf16 on CUDA and fp32 elsewhere, which is not what `auto` means now on a bf16 CPU."""
+    return str(plan.get("precision", "bf16" if device.type == "cuda" else "fp32"))
+
+
 def regenerate_unit(loaded: LoadedModel, plan: dict[str, Any], name: str) -> np.ndarray:
     """Re-render one unit (class folder) from a plan/manifest record: the images, bit for bit as
     written on this device (the same global batches are recomputed)."""
@@ -172,7 +178,7 @@ def regenerate_unit(loaded: LoadedModel, plan: dict[str, Any], name: str) -> np.
     lo, hi = unit.first_item, unit.first_item + unit.count
     b0, b1 = lo // bs, (hi - 1) // bs
     total = sum(u.count for u in units)
-    prec = plan.get("precision", "auto")
+    prec = plan_precision(plan, loaded.device)
     chunks = [render_batch(loaded, units, b * bs, min(total, (b + 1) * bs), {}, prec) for b in range(b0, b1 + 1)]
     return np.concatenate(chunks)[lo - b0 * bs: hi - b0 * bs]
 
@@ -301,7 +307,7 @@ def augment(loaded: LoadedModel, out: str | os.PathLike[str], opts: AugmentOptio
     old = _check_resume(out, record)
     if old is not None:
         opts.batch_size = int(old["batch_size"])  # the batch boundaries make the bits: keep the first run's
-        opts.precision = str(old.get("precision", opts.precision))  # and so does the precision
+        opts.precision = plan_precision(old, loaded.device)  # and so does the precision
         record = _plan_record(loaded, opts, units)
     merge_index = index_dataset(merge_with) if merge_with is not None else None  # fail before rendering
     out.mkdir(parents=True, exist_ok=True)
