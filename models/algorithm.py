@@ -105,7 +105,7 @@ def cvaegan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator,
     l_c = L.loss_c(logits_r, c_r)                                        # 3: L_C, Eq. 3
     (mu, logvar), _ = m.E(x_r, c_r)                                      # 4: z ~ E(x_r, c_r)
     z = reparameterize(mu, logvar, gen)
-    l_kl = L.loss_kl(mu, logvar)                                         # 5: L_KL, Eq. 5
+    l_kl = L.loss_kl(mu, logvar, lam.kl_reduction)                       # 5: L_KL, Eq. 5
     z_p, y_p = sample_prior(m, b, gen, x_r.device)                       # 7: z_p ~ N(0, I), c_p ~ U{1..K}
     c_p = m.class_vector(y_p)
     x_f, _ = m.G(z, c_r)                                                 # 6: x_f = G(z, c_r)
@@ -115,14 +115,15 @@ def cvaegan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator,
     with frozen_bn_statistics(m.C):  # fakes must not shift C's running statistics of real images
         (_, fc_f), (_, fc_p) = m.C(x_f), m.C(x_p)
     centre_r, centre_p = m.centres.update_d(fd_r, fd_p, reduce)          # 10: f_D centres (moving avg.)
-    l_gd = L.loss_gd(centre_r, centre_p)                                 # 11: L_GD, Eq. 2
+    l_gd = L.loss_gd(centre_r, centre_p, lam.feature_reduction)          # 11: L_GD, Eq. 2
     centres_r, centres_p, valid = m.centres.update_c(fc_r, y_r, fc_p, y_p, reduce)  # 12: per-class f_C centres
-    l_gc = L.loss_gc(centres_r, centres_p, valid)                        # 13: L_GC, Eq. 4
+    l_gc = L.loss_gc(centres_r, centres_p, valid, lam.feature_reduction)  # 13: L_GC, Eq. 4
     l_g, parts = L.loss_g_pairwise(                                      # 14: L_G, Eq. 6
         x_r, x_f,
         fd_r if lam.pair_d else None, fd_f if lam.pair_d else None,
         fc_r if lam.pair_c else None, fc_f if lam.pair_c else None,
-        pixel=lam.pixel)
+        pixel=lam.pixel, pixel_reduction=lam.pixel_reduction, feature_reduction=lam.feature_reduction,
+        scale_d=lam.pair_d_scale, scale_c=lam.pair_c_scale)
     objectives = {
         "C": l_c,                                                        # 15
         "D": l_d,                                                        # 16
@@ -139,8 +140,9 @@ def cvae_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator,
     c_r = m.class_vector(y_r)
     (mu, logvar), _ = m.E(x_r, c_r)
     x_f, _ = m.G(reparameterize(mu, logvar, gen), c_r)
-    l_kl = L.loss_kl(mu, logvar)                                         # Eq. 5
-    l_g, parts = L.loss_g_pairwise(x_r, x_f, None, None, None, None)     # Eq. 6, pixel term only
+    l_kl = L.loss_kl(mu, logvar, lam.kl_reduction)                       # Eq. 5
+    l_g, parts = L.loss_g_pairwise(x_r, x_f, None, None, None, None,     # Eq. 6, pixel term only
+                                   pixel_reduction=lam.pixel_reduction)
     return StepLosses({"G+E": lam.lambda_kl * l_kl + lam.lambda_g * l_g}, {"loss_kl": l_kl, "loss_g": l_g}, parts)
 
 
@@ -174,8 +176,8 @@ def fmcgan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator,
     l_d = L.loss_d(d_r, d_p)                                             # Eq. 1
     with frozen_bn_statistics(m.C):
         _, fc_p = m.C(x_p)
-    l_gd = L.loss_gd(*m.centres.update_d(fd_r, fd_p, reduce))            # Eq. 2
-    l_gc = L.loss_gc(*m.centres.update_c(fc_r, y_r, fc_p, y_p, reduce))  # Eq. 4
+    l_gd = L.loss_gd(*m.centres.update_d(fd_r, fd_p, reduce), lam.feature_reduction)            # Eq. 2
+    l_gc = L.loss_gc(*m.centres.update_c(fc_r, y_r, fc_p, y_p, reduce), lam.feature_reduction)  # Eq. 4
     terms = {"loss_c": l_c, "loss_d": l_d, "loss_gd": l_gd, "loss_gc": l_gc}
     return StepLosses({"C": l_c, "D": l_d, "G": lam.lambda_gd * l_gd + lam.lambda_gc * l_gc}, terms,
                       _diagnostics(d_r, d_p, logits_r, y_r))

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 RESOLUTIONS = (32, 64, 128, 256)
+REDUCTIONS = ("sum", "mean")
 MODEL_KINDS = ("cvaegan", "cvae", "cgan", "fmcgan")
 
 # Which networks each model trains. The sampler only ever needs G.
@@ -64,10 +65,25 @@ class LossConfig:
     pixel: bool = True          # Eq. 6 ‖x − x'‖²
     pair_d: bool = True         # Eq. 6 ‖f_D(x) − f_D(x')‖²
     pair_c: bool = True         # Eq. 6 ‖f_C(x) − f_C(x')‖²
+    pixel_reduction: str = "sum"    # ‖x − x'‖² over pixels: "sum" or "mean"
+    feature_reduction: str = "sum"  # ‖f − f'‖² over feature dims (Eqs. 2, 4, 6): "sum" or "mean"
+    kl_reduction: str = "sum"       # Eq. 5 over latent dims: "sum" (nats) or "mean" (nats per dim)
+    pair_d_scale: float = 1.0       # weight of Eq. 6's f_D part inside λ2 L_G
+    pair_c_scale: float = 1.0       # weight of Eq. 6's f_C part inside λ2 L_G
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.centre_decay < 1.0:
             raise ValueError("centre_decay must be in [0, 1)")
+        for name in ("pixel_reduction", "feature_reduction", "kl_reduction"):
+            if getattr(self, name) not in REDUCTIONS:
+                raise ValueError(f"{name} must be one of {REDUCTIONS}, got {getattr(self, name)!r}")
+
+
+# Fields added to LossConfig after version 0.1.0, with the values that reproduce what a config
+# saved without them trained with: a run from 0.1.0 resumes with its own losses, whatever the
+# current defaults are.
+LEGACY_LOSS_FIELDS: dict[str, Any] = {"pixel_reduction": "sum", "feature_reduction": "sum", "kl_reduction": "sum",
+                                      "pair_d_scale": 1.0, "pair_c_scale": 1.0}
 
 
 @dataclass
@@ -98,7 +114,7 @@ class CVAEGANConfig:
     def from_dict(cls, d: dict[str, Any]) -> "CVAEGANConfig":
         return cls(
             model=ModelConfig(**_known(ModelConfig, d["model"])),
-            loss=LossConfig(**_known(LossConfig, d.get("loss", {}))),
+            loss=LossConfig(**_known(LossConfig, {**LEGACY_LOSS_FIELDS, **d.get("loss", {})})),
             optim=OptimConfig(**_known(OptimConfig, d.get("optim", {}))),
         )
 

@@ -11,9 +11,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def sq_norm(x: Tensor) -> Tensor:
-    """‖x‖² per sample: the sum of squares over every dimension but the batch one."""
-    return x.float().pow(2).flatten(1).sum(1)
+def sq_norm(x: Tensor, reduction: str = "sum") -> Tensor:
+    """‖x‖² per sample: the sum ("sum") or mean ("mean") of squares over every dimension but the
+    batch one."""
+    sq = x.float().pow(2).flatten(1)
+    return sq.mean(1) if reduction == "mean" else sq.sum(1)
 
 
 def loss_d(logit_real: Tensor, *logits_fake: Tensor) -> Tensor:
@@ -33,42 +35,50 @@ def loss_c(logits: Tensor, c: Tensor) -> Tensor:
     return -(c.float() * F.log_softmax(logits.float(), dim=1)).sum(1).mean()
 
 
-def loss_kl(mu: Tensor, logvar: Tensor) -> Tensor:
+def loss_kl(mu: Tensor, logvar: Tensor, reduction: str = "sum") -> Tensor:
     """Eq. 5: KL(q(z|x,c) ‖ N(0, I)) = ½(μᵀμ + Σ(exp(ε) − ε − 1)), ε = log σ²; batch mean.
+    reduction "mean" divides by the latent dimension (nats per dimension).
 
     Always ≥ 0 and zero only at μ = 0, ε = 0 (tested), which pins its sign.
     """
     mu, logvar = mu.float(), logvar.float()
-    return 0.5 * (mu.pow(2).sum(1) + (logvar.exp() - logvar - 1).sum(1)).mean()
+    kl = 0.5 * (mu.pow(2).sum(1) + (logvar.exp() - logvar - 1).sum(1)).mean()
+    return kl / mu.shape[1] if reduction == "mean" else kl
 
 
 def loss_g_pairwise(x_r: Tensor, x_f: Tensor, fd_r: Tensor | None, fd_f: Tensor | None,
                     fc_r: Tensor | None, fc_f: Tensor | None,
-                    pixel: bool = True) -> tuple[Tensor, dict[str, Tensor]]:
+                    pixel: bool = True, pixel_reduction: str = "sum", feature_reduction: str = "sum",
+                    scale_d: float = 1.0, scale_c: float = 1.0) -> tuple[Tensor, dict[str, Tensor]]:
     """Eq. 6: ½(‖x − x'‖² + ‖f_D(x) − f_D(x')‖² + ‖f_C(x) − f_C(x')‖²), batch mean.
 
     The real side (x_r, f_D(x_r), f_C(x_r)) is a target: it is detached, so this loss reaches only
     the networks that produced x' = G(E(x_r, c_r), c_r). Pass None for a feature term (or
-    pixel=False) to drop it, as in the §5.5 ablation. Returns the total and its three parts.
+    pixel=False) to drop it, as in the §5.5 ablation. `scale_d`, `scale_c` weight the two feature
+    parts inside the bracket. Returns the total and its three (unweighted) parts.
     """
     zero = x_f.new_zeros((), dtype=torch.float32)
+    pr, fr = pixel_reduction, feature_reduction
     parts = {
-        "g_img": 0.5 * sq_norm(x_r.detach() - x_f).mean() if pixel else zero,
-        "g_fd": 0.5 * sq_norm(fd_r.detach() - fd_f).mean() if fd_r is not None and fd_f is not None else zero,
-        "g_fc": 0.5 * sq_norm(fc_r.detach() - fc_f).mean() if fc_r is not None and fc_f is not None else zero,
+        "g_img": 0.5 * sq_norm(x_r.detach() - x_f, pr).mean() if pixel else zero,
+        "g_fd": 0.5 * sq_norm(fd_r.detach() - fd_f, fr).mean() if fd_r is not None and fd_f is not None else zero,
+        "g_fc": 0.5 * sq_norm(fc_r.detach() - fc_f, fr).mean() if fc_r is not None and fc_f is not None else zero,
     }
-    return parts["g_img"] + parts["g_fd"] + parts["g_fc"], parts
+    return parts["g_img"] + scale_d * parts["g_fd"] + scale_c * parts["g_fc"], parts
 
 
-def loss_gd(centre_real: Tensor, centre_fake: Tensor) -> Tensor:
+def loss_gd(centre_real: Tensor, centre_fake: Tensor, reduction: str = "sum") -> Tensor:
     """Eq. 2: ½‖E_x f_D(x) − E_z f_D(G(z))‖², on the moving-average centres of `FeatureCentres`."""
-    return 0.5 * (centre_real.float() - centre_fake.float()).pow(2).sum()
+    sq = (centre_real.float() - centre_fake.float()).pow(2)
+    return 0.5 * (sq.mean() if reduction == "mean" else sq.sum())
 
 
-def loss_gc(centres_real: Tensor, centres_fake: Tensor, valid: Tensor) -> Tensor:
+def loss_gc(centres_real: Tensor, centres_fake: Tensor, valid: Tensor, reduction: str = "sum") -> Tensor:
     """Eq. 4: ½ Σ_c ‖E_x f_C(x|c) − E_z f_C(G(z, c))‖², summed over EVERY class whose real and fake
-    centres have been seen (`valid`, shape [K]), not only the classes of this batch."""
-    diff = (centres_real.float() - centres_fake.float()).pow(2).sum(1)
+    centres have been seen (`valid`, shape [K]), not only the classes of this batch. `reduction`
+    is over the feature dimensions; the sum over classes stays a sum, as Eq. 4 writes it."""
+    sq = (centres_real.float() - centres_fake.float()).pow(2)
+    diff = sq.mean(1) if reduction == "mean" else sq.sum(1)
     return 0.5 * (diff * valid.to(diff.dtype)).sum()
 
 

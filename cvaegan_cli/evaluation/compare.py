@@ -50,6 +50,7 @@ class CompareOptions:
     judge_width: int = 32
     workers: int = 2
     cache_dir: Path | None = None
+    minutes: float | None = None     # a wall-clock training budget per variant instead of `steps`
 
 
 def get_judge(opts: CompareOptions, console: Console) -> tuple[Path, dict[str, Any]]:
@@ -72,16 +73,23 @@ def run_variant(v: Variant, opts: CompareOptions, judge: Path, console: Console)
     run_dir = opts.out / "runs" / run_name
     latest = run_dir / "checkpoints" / "latest.pt"
     train_seconds = None
-    done = latest.is_file() and load_checkpoint(latest)["step"] >= opts.steps
+    if opts.minutes is None:
+        done = latest.is_file() and load_checkpoint(latest)["step"] >= opts.steps
+        steps, stop = opts.steps, None
+    else:  # a time budget: the run is done once its log has an "end" event
+        done = latest.is_file() and _logged_seconds(run_dir) is not None
+        deadline = time.perf_counter() + 60 * opts.minutes - (_logged_seconds(run_dir, "interrupt") or 0.0)
+        steps, stop = 10**8, (lambda step: time.perf_counter() > deadline)
     if not done:
         t0 = time.perf_counter()
         res = train(TrainOptions(data=opts.data, out=opts.out / "runs", name=run_name, resume=latest.is_file(),
                                  model=v.model, resolution=opts.resolution, width=opts.width,
-                                 latent_dim=opts.latent_dim, batch_size=opts.batch_size, steps=opts.steps,
+                                 latent_dim=opts.latent_dim,
+                                 batch_size=opts.batch_size, steps=steps,
                                  loss=v.loss, seed=opts.seed, device=opts.device, precision=opts.precision,
                                  workers=opts.workers,
-                                 cache_dir=opts.cache_dir, log_every=max(1, min(50, opts.steps)),
-                                 sample_every=opts.steps, ckpt_every=max(opts.steps // 4, 1)), console)
+                                 cache_dir=opts.cache_dir, log_every=max(1, min(50, steps)),
+                                 sample_every=steps, ckpt_every=max(min(steps // 4, 500), 1)), console, stop=stop)
         train_seconds = round(time.perf_counter() - t0, 1)
         if res.interrupted:
             raise KeyboardInterrupt
@@ -96,11 +104,14 @@ def run_variant(v: Variant, opts: CompareOptions, judge: Path, console: Console)
     return rec
 
 
-def _logged_seconds(run_dir: Path) -> float | None:
-    """Training time of a reused run, from the last "end" event of its log.jsonl."""
+def _logged_seconds(run_dir: Path, event: str = "end") -> float | None:
+    """Training time of a reused run, from the last "end" event of its log.jsonl (or the summed
+    seconds of its "interrupt" events: the time an unfinished budgeted run has already spent)."""
     try:
         events = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines() if line.strip()]
     except (OSError, ValueError):
         return None
-    ends = [e for e in events if e.get("event") == "end"]
-    return ends[-1].get("seconds") if ends else None
+    hits = [e for e in events if e.get("event") == event and "seconds" in e]
+    if not hits:
+        return None
+    return hits[-1]["seconds"] if event == "end" else sum(e["seconds"] for e in hits)

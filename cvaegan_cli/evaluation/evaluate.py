@@ -10,8 +10,11 @@ For a model checkpoint M, a judge J (`cvaegan judge train`) and the dataset J wa
      realism), intra-class diversity in J's feature space; the Fréchet distance between generated
      and held-out real in J's feature space (FID-style, NOT the standard FID), with the distance
      between J's training images and the held-out ones as a real-vs-real reference; E→G
-     reconstruction error of the held-out images (models with an encoder only); and with
-     `inception`, the standard FID (torchvision Inception-v3 weights) between generated and held-out.
+     reconstruction of the held-out images (models with an encoder only): MSE, PSNR and SSIM;
+     image fidelity (`fidelity.py`): high-band spectral power per Y/Cb/Cr and total variation of
+     generated images and of reconstructions, each relative to the held-out real images (1 = like
+     the real images, > 1 speckle or texture, < 1 blur); and with `inception`, the standard FID
+     (torchvision Inception-v3 weights) between generated and held-out.
 
 Images are generated at the model's resolution and resized to the judge's when they differ.
 """
@@ -37,6 +40,7 @@ from cvaegan_cli.data import build_cache
 from cvaegan_cli.device import autocast, resolve_device
 from cvaegan_cli.errors import CvaeganError
 from cvaegan_cli.evaluation import metrics as M
+from cvaegan_cli.evaluation.fidelity import artifact_ratios, reconstruction_quality
 from cvaegan_cli.evaluation.judge import heldout_rows, judge_outputs, load_judge, relative_names, to_float
 from cvaegan_cli.images import save_grid
 from cvaegan_cli.progress import make_progress
@@ -118,7 +122,7 @@ def evaluate(opts: EvaluateOptions, console: Console | None = None) -> dict[str,
                                        lambda n: prog.update(task, completed=n_gen + n))
         f_train = _train_features(judge, cache, train_rows, opts.batch_size,
                                   lambda n: prog.update(task, completed=n_gen + len(held) + n))
-        recon = _reconstruction(model, judge, x_held, y_held, opts.batch_size, device)
+        recon, x_rec = _reconstruction(model, judge, x_held, y_held, opts.batch_size, device)
         fid = None
         if opts.inception is not None:
             from cvaegan_cli.evaluation.inception import inception_features, load_inception
@@ -146,6 +150,11 @@ def evaluate(opts: EvaluateOptions, console: Console | None = None) -> dict[str,
                                                 if len(train_rows) >= 2 else None),
         "frechet_note": FRECHET_NOTE,
         "reconstruction": recon,
+        "fidelity": {"generated": artifact_ratios(x_gen, x_held).as_dict(),
+                     "reconstruction": artifact_ratios(x_rec, x_held).as_dict() if x_rec is not None else None,
+                     "note": "ratios to held-out real images at the model's resolution: high-band (|f| > "
+                             "0.25 cycles/px) spectral power per Y/Cb/Cr, and total variation; 1 = like "
+                             "the real images, > 1 speckle/texture, < 1 blur"},
         "reconstruction_note": None if recon else f"model '{model.cfg.model.model}' has no encoder E; skipped",
         "fid_inception": fid,
         "fid_note": ("Inception-v3 pool3 (torchvision weights), generated vs held-out real" if fid is not None
@@ -179,11 +188,12 @@ def _train_features(judge: torch.nn.Module, cache: Any, rows: list[int], batch_s
 
 @torch.no_grad()
 def _reconstruction(model: CVAEGAN, judge: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
-                    device: torch.device) -> dict[str, float] | None:
-    """E→G on held-out images: x' = G(μ(x, c), c). MSE per pixel in [-1, 1] units, PSNR (peak-to-peak
-    2), and the judge's top-1 on x' (does the reconstruction keep the identity?)."""
+                    device: torch.device) -> tuple[dict[str, float] | None, torch.Tensor | None]:
+    """E→G on held-out images: x' = G(μ(x, c), c). MSE per pixel in [-1, 1] units, PSNR and SSIM
+    (scikit-image, on [0, 1] images, mean over images), and the judge's top-1 on x' (does the
+    reconstruction keep the identity?). Returns the numbers and the reconstructions."""
     if "E" not in model.cfg.model.networks:
-        return None
+        return None, None
     outs = []
     for i in range(0, x.shape[0], batch_size):
         xb = x[i:i + batch_size].to(device)
@@ -192,7 +202,8 @@ def _reconstruction(model: CVAEGAN, judge: torch.nn.Module, x: torch.Tensor, y: 
     rec = torch.cat(outs)
     mse = float((rec - x).pow(2).mean())
     p, _ = judge_outputs(judge, rec, batch_size)
-    return {"mse": mse, "psnr_db": 10 * math.log10(4.0 / max(mse, 1e-12)), "top1": M.top1(p, y)}
+    q = reconstruction_quality(rec, x)
+    return {"mse": mse, "psnr_db": q["psnr_db"], "ssim": q["ssim"], "top1": M.top1(p, y)}, rec
 
 
 def results_table(rec: dict[str, Any]) -> Table:
@@ -214,10 +225,19 @@ def results_table(rec: dict[str, Any]) -> Table:
               "—" if fr is None else f"{fr:.3f}", "FID-style; real column: judge-train vs held-out real")
     rc = rec["reconstruction"]
     if rc:
-        t.add_row("E→G reconstruction", f"MSE {rc['mse']:.4f}  PSNR {rc['psnr_db']:.1f} dB",
-                  "", f"judge top-1 on reconstructions {rc['top1']:.1%}")
+        t.add_row("E→G reconstruction", f"PSNR {rc['psnr_db']:.1f} dB  SSIM {rc['ssim']:.3f}",
+                  "", f"held-out images; judge top-1 on reconstructions {rc['top1']:.1%}")
     else:
         t.add_row("E→G reconstruction", "—", "", rec["reconstruction_note"])
+    fid = rec["fidelity"]
+    for label, key in (("generated", "generated"), ("reconstructions", "reconstruction")):
+        f = fid[key]
+        if f is None:
+            continue
+        t.add_row(f"high-band power Y / Cb / Cr ({label})",
+                  f"{f['high_band_Y']:.2f} / {f['high_band_Cb']:.2f} / {f['high_band_Cr']:.2f}", "1",
+                  "ratio to real; > 1 speckle/texture, < 1 blur")
+        t.add_row(f"total variation ({label})", f"{f['tv']:.2f}", "1", "ratio to real")
     if rec["fid_inception"] is not None:
         t.add_row("FID (Inception-v3)", f"{rec['fid_inception']:.2f}", "", "torchvision weights")
     return t
