@@ -65,7 +65,8 @@ def measure(ckpt_path: Path, data: Path, resolution: int, seed: int = 0, per_cla
     y = torch.from_numpy(held.labels.copy()).long()
     labels = torch.arange(k).repeat_interleave(per_class)
     fakes = sample(model, labels, seed=seed + 100)
-    out = {"c_acc_samples": float((model.classify(fakes).argmax(1) == labels).float().mean()),
+    out = {"c_acc_samples": float((model.classify(fakes).argmax(1) == labels).float().mean())
+           if "C" in model.nets else float("nan"),
            "samples": artifact_ratios(fakes, x).as_dict()}
     if "E" in model.cfg.model.networks:
         rec = model.reconstruct(x, model.class_vector(y))

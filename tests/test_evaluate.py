@@ -40,6 +40,13 @@ def test_evaluate_produces_every_field(trained_demo, judge, tmp_path):
     assert "FID-style" in rec["frechet_note"]
     recon = rec["reconstruction"]
     assert recon is not None and recon["mse"] > 0 and math.isfinite(recon["psnr_db"]) and 0 <= recon["top1"] <= 1
+    # PSNR is the mean of per-image PSNRs: at least the PSNR of the mean MSE is not above it by Jensen
+    assert recon["psnr_db"] >= 10 * math.log10(4 / recon["mse"]) - 1e-6 and 0 < recon["ssim"] <= 1
+    for side in ("generated", "reconstruction"):
+        ratios = rec["fidelity"][side]
+        assert set(ratios) == {"high_band_Y", "high_band_Cb", "high_band_Cr", "tv", "worst"}
+        assert all(math.isfinite(v) and v > 0 for v in ratios.values())
+        assert ratios["worst"] == max(v for k, v in ratios.items() if k != "worst")
     assert rec["fid_inception"] is None and "--inception" in rec["fid_note"]
     assert rec["diversity_ratio"] == pytest.approx(rec["generated"]["diversity"] / rec["real_heldout"]["diversity"])
     saved = json.loads(out.read_text())
@@ -54,6 +61,7 @@ def test_evaluate_skips_reconstruction_without_an_encoder(trained_demo, judge, t
     rec = evaluate(EvaluateOptions(ckpt=ckpt, judge=judge, data=trained_demo["data"], per_class=3, device="cpu",
                                    out=tmp_path / "e.json", workers=0, cache_dir=tmp_path, grid=False))
     assert rec["reconstruction"] is None and "no encoder" in rec["reconstruction_note"]
+    assert rec["fidelity"]["reconstruction"] is None and rec["fidelity"]["generated"]["tv"] > 0
     assert rec["model"] == "cgan" and 0 <= rec["generated"]["top1"] <= 1
 
 

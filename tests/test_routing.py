@@ -57,8 +57,12 @@ def test_each_network_gets_exactly_its_objective(kind, precision):
     t = step.terms
     if kind == "cvaegan":
         expected = _expected_cvaegan(m, t)
+        lam, e = m.cfg.loss, step.extras  # Eq. 6 as weighted: pixel + s_D·f_D part + s_C·f_C part
+        assert torch.allclose(t["loss_g"], e["g_img"] + lam.pair_d_scale * e["g_fd"] + lam.pair_c_scale * e["g_fc"])
     elif kind == "cvae":
-        expected = {"E": 3.0 * t["loss_kl"] + t["loss_g"], "G": 3.0 * t["loss_kl"] + t["loss_g"]}
+        lam = m.cfg.loss
+        obj = lam.lambda_kl * t["loss_kl"] + lam.lambda_g * t["loss_g"]
+        expected = {"E": obj, "G": obj}
     else:
         expected = _expected_gan(m, t, kind)
     want = {n: _grads(expected[n], list(m.nets[n].parameters())) for n in m.nets}

@@ -16,6 +16,7 @@ from cvaegan_cli.checkpoint_io import load_checkpoint
 from cvaegan_cli.device import autocast, native_bf16, resolve_precision
 from cvaegan_cli.errors import CvaeganError
 from cvaegan_cli.training import TrainingDiverged, TrainOptions, train
+from models.config import LossConfig
 from tests.helpers import make_shapes_dataset
 
 runner = CliRunner()
@@ -53,7 +54,7 @@ def test_train_cli_writes_the_run_folder(shapes, tmp_path):
     ckpt = load_checkpoint(run / "checkpoints" / "latest.pt")
     assert ckpt["step"] == 4 and ckpt["class_names"] == ["class_0", "class_1", "class_2"]
     cfg = json.loads((run / "config.json").read_text())
-    assert cfg["model"]["loss"]["lambda_kl"] == 3.0 and cfg["model"]["model"]["resolution"] == 32
+    assert cfg["model"]["loss"]["lambda_kl"] == LossConfig().lambda_kl and cfg["model"]["model"]["resolution"] == 32
     assert cfg["meta"]["precision"] == recs[0]["precision"] == "fp32"
 
 

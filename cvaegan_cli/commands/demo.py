@@ -41,8 +41,11 @@ def demo_cmd(
                                latent_dim=latent_dim, batch_size=batch_size, steps=steps, max_minutes=max_minutes, seed=seed,
                                device=device, precision=precision), console)
     s = res.stats
+    rec = s["heldout_reconstruction"]
     console.print(f"trained {s['steps']} steps in {s['train_seconds']:.0f} s ({s['images_per_s']:.0f} img/s); "
-                  f"C recognises {s['c_accuracy_on_generated']:.0%} of generated faces (chance {s['chance']:.0%})")
+                  f"C recognises {s['c_accuracy_on_generated']:.0%} of generated faces (chance {s['chance']:.0%}); "
+                  f"held-out reconstructions {rec['psnr_db']:.1f} dB PSNR; artifact ratio of samples "
+                  f"{s['artifact_ratios_samples']['worst']:.2f} (1 = like real)")
     typer.echo(f"report: {res.report.resolve()}")
 
 

@@ -11,12 +11,14 @@ from cvaegan_cli import distributed
 from cvaegan_cli.device import resolve_device
 from cvaegan_cli.errors import CvaeganError, cli_errors
 from cvaegan_cli.training import TrainOptions, train
-from models.config import MODEL_KINDS, RESOLUTIONS, LossConfig, OptimConfig
+from models.config import MODEL_KINDS, PRESETS, RESOLUTIONS, from_preset
 
 EPILOG = """[bold]Examples[/]
 
   cvaegan train data/faces --resolution 64 --steps 20000
   cvaegan train data/faces --model cgan --name faces-cgan --seed 1
+  cvaegan train data/faces --preset paper      [dim]# Eq. 7's literal λ[/]
+  cvaegan train data/faces --set pair_d_scale=0.3 --lambda1 0.1
   cvaegan train data/faces --name faces-64 --resume        [dim]# continue runs/faces-64[/]
   cvaegan train data/faces --nproc 4 -b 256                [dim]# 4 GPUs, 64 images each[/]
   torchrun --nproc_per_node 8 -m cvaegan_cli train data/faces -b 512 --sync-bn
@@ -39,14 +41,18 @@ def train_cmd(
     batch_size: int = typer.Option(64, "--batch-size", "-b"),
     steps: int = typer.Option(None, "--steps", help="Training steps (default: --epochs)."),
     epochs: float = typer.Option(None, "--epochs", help="Passes over the data (default 1 when --steps is unset)."),
+    preset: str = typer.Option("default", "--preset", help=f"Loss weights and learning rates to start from: "
+                               f"{', '.join(PRESETS)} (paper: Eq. 7's literal λ). Options below override it."),
     lr: float = typer.Option(None, "--lr", help="One learning rate for all four networks."),
-    lr_e: float = typer.Option(2e-4, "--lr-e"), lr_g: float = typer.Option(2e-4, "--lr-g"),
-    lr_d: float = typer.Option(2e-4, "--lr-d"), lr_c: float = typer.Option(2e-4, "--lr-c"),
-    lambda1: float = typer.Option(3.0, "--lambda1", help="λ1, weight of L_KL (Eq. 5)."),
-    lambda2: float = typer.Option(1.0, "--lambda2", help="λ2, weight of L_G (Eq. 6)."),
-    lambda3: float = typer.Option(1e-3, "--lambda3", help="λ3, weight of L_GD (Eq. 2)."),
-    lambda4: float = typer.Option(1e-3, "--lambda4", help="λ4, weight of L_GC (Eq. 4)."),
-    centre_decay: float = typer.Option(0.9, "--centre-decay", help="Moving-average decay of the feature centres."),
+    lr_e: float = typer.Option(None, "--lr-e"), lr_g: float = typer.Option(None, "--lr-g"),
+    lr_d: float = typer.Option(None, "--lr-d"), lr_c: float = typer.Option(None, "--lr-c"),
+    lambda1: float = typer.Option(None, "--lambda1", help="λ1, weight of L_KL (Eq. 5)."),
+    lambda2: float = typer.Option(None, "--lambda2", help="λ2, weight of L_G (Eq. 6)."),
+    lambda3: float = typer.Option(None, "--lambda3", help="λ3, weight of L_GD (Eq. 2)."),
+    lambda4: float = typer.Option(None, "--lambda4", help="λ4, weight of L_GC (Eq. 4)."),
+    centre_decay: float = typer.Option(None, "--centre-decay", help="Moving-average decay of the feature centres."),
+    set_: list[str] = typer.Option(None, "--set", help="KEY=VALUE for any other loss/optimiser field, e.g. "
+                                   "pair_d_scale=0.3 or feature_reduction=mean (repeatable)."),
     no_pixel: bool = typer.Option(False, "--no-pixel", help="Ablation (§5.5): drop Eq. 6's pixel term."),
     no_pair_d: bool = typer.Option(False, "--no-pair-d", help="Ablation: drop Eq. 6's f_D term."),
     no_pair_c: bool = typer.Option(False, "--no-pair-c", help="Ablation: drop Eq. 6's f_C term."),
@@ -87,15 +93,20 @@ def train_cmd(
         raise CvaeganError(f"--resolution must be one of {', '.join(map(str, RESOLUTIONS))}")
     if steps is not None and steps < 1 or batch_size < 2 or min(log_every, sample_every, ckpt_every) < 1:
         raise CvaeganError("--steps, --log-every, --sample-every and --ckpt-every must be ≥ 1; --batch-size ≥ 2")
-    lrs = dict(lr_e=lr_e, lr_g=lr_g, lr_d=lr_d, lr_c=lr_c) if lr is None else dict.fromkeys(
+    given = dict(lr_e=lr_e, lr_g=lr_g, lr_d=lr_d, lr_c=lr_c) if lr is None else dict.fromkeys(
         ("lr_e", "lr_g", "lr_d", "lr_c"), lr)
+    given.update(lambda_kl=lambda1, lambda_g=lambda2, lambda_gd=lambda3, lambda_gc=lambda4, centre_decay=centre_decay)
+    overrides = {k: v for k, v in given.items() if v is not None}
+    overrides.update(parse_sets(set_ or []))
+    if no_pixel or no_pair_d or no_pair_c:
+        overrides.update(pixel=not no_pixel, pair_d=not no_pair_d, pair_c=not no_pair_c)
     try:
-        loss = LossConfig(lambda1, lambda2, lambda3, lambda4, centre_decay, not no_pixel, not no_pair_d, not no_pair_c)
-    except ValueError as exc:
+        loss, optim = from_preset(preset, **overrides)
+    except (ValueError, TypeError) as exc:
         raise CvaeganError(str(exc)) from exc
     opts = TrainOptions(data=data, out=out, name=name, resume=resume, model=model, resolution=resolution,
                         width=width, latent_dim=latent_dim, batch_size=batch_size, steps=steps, epochs=epochs,
-                        loss=loss, optim=OptimConfig(**lrs), seed=seed, device=device, workers=workers,
+                        loss=loss, optim=optim, seed=seed, device=device, workers=workers,
                         cache_dir=cache_dir, split=None if split == "all" else split, log_every=log_every,
                         sample_every=sample_every, ckpt_every=ckpt_every, sync_bn=sync_bn, compile=compile_,
                         precision=precision)
@@ -117,6 +128,25 @@ def train_cmd(
         raise typer.Exit(130)
 
 
+def parse_sets(items: list[str]) -> dict[str, object]:
+    """`--set KEY=VALUE` pairs: numbers become floats, true/false booleans, the rest strings."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise CvaeganError(f"--set {item!r}: expected KEY=VALUE")
+        value: object = raw.strip()
+        if raw.strip().lower() in ("true", "false"):
+            value = raw.strip().lower() == "true"
+        else:
+            try:
+                value = float(raw)
+            except ValueError:
+                pass
+        out[key.strip()] = value
+    return out
+
+
 def _forwarded_args(ctx: typer.Context) -> list[str]:
     """This command's arguments as the user gave them, minus --nproc, for the launched processes
     (rebuilt from the parsed parameters, so it also works when invoked programmatically)."""
@@ -132,6 +162,9 @@ def _forwarded_args(ctx: typer.Context) -> list[str]:
             names = param.opts if value else param.secondary_opts
             if names:
                 args.append(names[0])
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                args += [param.opts[0], str(v)]
         elif value is not None:
             args += [param.opts[0], str(value)]
     return args
