@@ -12,7 +12,7 @@ from cvaegan_cli.errors import CvaeganError, cli_errors
 
 EPILOG = """[bold]Examples[/]
 
-  cvaegan demo                          [dim]# ~5 min on 2 CPU cores; prints where the report is[/]
+  cvaegan demo                          [dim]# ~4½ min on 2 CPU cores[/]
   cvaegan demo --steps 200 --out /tmp/quick
   cvaegan demo --resolution 64 --steps 3000 --device cuda
 """
