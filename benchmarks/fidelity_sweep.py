@@ -6,13 +6,13 @@ dataset and measure reconstruction PSNR/SSIM, artifact ratios and C's accuracy o
     python benchmarks/fidelity_sweep.py --table benchmarks/results/sweep     # the collected table
 
 Each run appends one JSON line to OUT/sweep.jsonl and leaves its run folder (samples, reconstructions
-as PNG) in OUT/runs/NAME. `--set key=value` sets LossConfig / OptimConfig fields by name.
+as PNG) in OUT/runs/NAME. `--set key=value` sets LossConfig / OptimConfig fields by name on top of the paper preset (the
+README's sweep table lists each run's changes from it).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -28,30 +28,8 @@ from cvaegan_cli.evaluation.fidelity import artifact_ratios, reconstruction_qual
 from cvaegan_cli.images import from_uint8, save_grid  # noqa: E402
 from cvaegan_cli.sampling import sample  # noqa: E402
 from cvaegan_cli.training import TrainOptions, train  # noqa: E402
-from models import LossConfig, OptimConfig  # noqa: E402
-
-
-def _parse_sets(items: list[str]) -> tuple[LossConfig, OptimConfig]:
-    loss_fields = {f.name: f.type for f in dataclasses.fields(LossConfig)}
-    optim_fields = {f.name: f.type for f in dataclasses.fields(OptimConfig)}
-    loss_kw, optim_kw = {}, {}
-    for item in items:
-        key, _, raw = item.partition("=")
-        value: object = raw
-        if raw in ("true", "false", "True", "False"):
-            value = raw.lower() == "true"
-        else:
-            try:
-                value = float(raw)
-            except ValueError:
-                value = raw
-        if key in loss_fields:
-            loss_kw[key] = value
-        elif key in optim_fields:
-            optim_kw[key] = value
-        else:
-            raise SystemExit(f"unknown field {key}")
-    return LossConfig(**loss_kw), OptimConfig(**optim_kw)
+from cvaegan_cli.commands.train import parse_sets  # noqa: E402
+from models.config import from_preset  # noqa: E402
 
 
 @torch.no_grad()
@@ -107,7 +85,7 @@ def main() -> None:
                   f"{m['samples']['tv']:.2f})  acc {m['c_acc_samples']:.2f}  kl {r['last'].get('loss_kl', 0):.1f}"
                   f"  {r['seconds']:.0f}s")
         return
-    loss, optim = _parse_sets(a.set)
+    loss, optim = from_preset("paper", **parse_sets(a.set))
     t0 = time.perf_counter()
     deadline = None if a.minutes is None else t0 + 60 * a.minutes
     res = train(TrainOptions(data=a.data, out=a.out / "runs", name=a.name, model=a.model, resolution=a.resolution,

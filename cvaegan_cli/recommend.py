@@ -2,8 +2,8 @@
 
 A small budget on 2 CPU cores buys a few thousand steps; the paper's networks (width 1, z of 256)
 need far more than that to be class-distinct and clean, so these narrower, smaller-latent settings
-are what `benchmarks/fidelity.py` (and the README's CPU recipe) use. The measurements behind them
-are in the README's "Image fidelity" section.
+are what `benchmarks/fidelity.py` uses. Only the 32×32 entry (the demo's) has been measured (README,
+"Image fidelity"); the others are starting points scaled from it, not yet checked by a run.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The loss terms of CVAE-GAN, one function per equation of Bao et al. 2017.
 
-Reduction convention (see `LossConfig`): ‖·‖² sums over pixels / feature dimensions; E[·] is a
-mean over the batch. All functions compute in float32 whatever the autocast dtype.
+Reduction convention (see `LossConfig`): ‖·‖² sums over pixels / feature dimensions ("sum", the
+default; "mean" averages over them instead); E[·] is a mean over the batch. All functions compute
+in float32 whatever the autocast dtype.
 """
 
 from __future__ import annotations
@@ -69,16 +70,14 @@ def loss_g_pairwise(x_r: Tensor, x_f: Tensor, fd_r: Tensor | None, fd_f: Tensor 
 
 def loss_gd(centre_real: Tensor, centre_fake: Tensor, reduction: str = "sum") -> Tensor:
     """Eq. 2: ½‖E_x f_D(x) − E_z f_D(G(z))‖², on the moving-average centres of `FeatureCentres`."""
-    sq = (centre_real.float() - centre_fake.float()).pow(2)
-    return 0.5 * (sq.mean() if reduction == "mean" else sq.sum())
+    return 0.5 * sq_norm((centre_real - centre_fake)[None], reduction)[0]
 
 
 def loss_gc(centres_real: Tensor, centres_fake: Tensor, valid: Tensor, reduction: str = "sum") -> Tensor:
     """Eq. 4: ½ Σ_c ‖E_x f_C(x|c) − E_z f_C(G(z, c))‖², summed over EVERY class whose real and fake
     centres have been seen (`valid`, shape [K]), not only the classes of this batch. `reduction`
     is over the feature dimensions; the sum over classes stays a sum, as Eq. 4 writes it."""
-    sq = (centres_real.float() - centres_fake.float()).pow(2)
-    diff = sq.mean(1) if reduction == "mean" else sq.sum(1)
+    diff = sq_norm(centres_real - centres_fake, reduction)
     return 0.5 * (diff * valid.to(diff.dtype)).sum()
 
 

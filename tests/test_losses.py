@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 
 from models import losses as L
@@ -77,3 +78,20 @@ def test_loss_gd_eq2_and_gc_eq4_sum_over_valid_classes():
     fake = torch.zeros(3, 2)
     valid = torch.tensor([True, True, False])
     assert math.isclose(L.loss_gc(real, fake, valid).item(), 0.5 * (1 + 4))
+
+
+def test_mean_reductions_divide_by_the_dimension_and_pair_scales_weight_eq6_parts():
+    g = torch.Generator().manual_seed(3)
+    mu, logvar = torch.randn(4, 8, generator=g), torch.randn(4, 8, generator=g)
+    assert L.loss_kl(mu, logvar, "mean") == pytest.approx(float(L.loss_kl(mu, logvar)) / 8, rel=1e-6)
+    a, b = torch.randn(16, generator=g), torch.randn(16, generator=g)
+    assert L.loss_gd(a, b, "mean") == pytest.approx(float(L.loss_gd(a, b)) / 16, rel=1e-6)
+    ca, cb, valid = torch.randn(3, 16, generator=g), torch.randn(3, 16, generator=g), torch.tensor([True, False, True])
+    assert L.loss_gc(ca, cb, valid, "mean") == pytest.approx(float(L.loss_gc(ca, cb, valid)) / 16, rel=1e-6)
+    x, xf = torch.randn(2, 3, 4, 4, generator=g), torch.randn(2, 3, 4, 4, generator=g)
+    fd, fdf, fc, fcf = (torch.randn(2, 5, generator=g) for _ in range(4))
+    total, parts = L.loss_g_pairwise(x, xf, fd, fdf, fc, fcf, scale_d=0.15, scale_c=2.0)
+    assert float(total) == pytest.approx(float(parts["g_img"] + 0.15 * parts["g_fd"] + 2.0 * parts["g_fc"]), rel=1e-6)
+    _, mean_parts = L.loss_g_pairwise(x, xf, fd, fdf, fc, fcf, pixel_reduction="mean", feature_reduction="mean")
+    assert float(mean_parts["g_img"]) == pytest.approx(float(parts["g_img"]) / 48, rel=1e-6)
+    assert float(mean_parts["g_fd"]) == pytest.approx(float(parts["g_fd"]) / 5, rel=1e-6)

@@ -26,7 +26,7 @@ from cvaegan_cli.images import from_uint8
 from cvaegan_cli.manifest import index_dataset
 
 
-def heldout_crops(loaded: LoadedModel, data: Path, limit: int, resolution: int | None = None
+def heldout_crops(loaded: LoadedModel, data: Path, limit: int
                   ) -> tuple[torch.Tensor, list[int], list[str], str | None]:
     """Up to `limit` crops of DATA's test split (all images when it has none) at the model's
     resolution, with their labels in the dataset's class order and that order's names."""
@@ -35,8 +35,7 @@ def heldout_crops(loaded: LoadedModel, data: Path, limit: int, resolution: int |
     if split:
         index = index.subset(split)
     files, labels = index.files[:limit], index.labels[:limit]
-    res = resolution or loaded.resolution
-    return torch.stack([read_crop(f, res) for f in files]), list(labels), index.class_names, split
+    return torch.stack([read_crop(f, loaded.resolution) for f in files]), list(labels), index.class_names, split
 
 
 def _oracle(loaded: LoadedModel, names: list[str], labels: list[int]) -> torch.Tensor:
