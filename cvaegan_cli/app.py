@@ -4,8 +4,12 @@ registers itself through `register(app)`."""
 from __future__ import annotations
 
 import importlib
+import sys
+import warnings
 
 import typer
+
+from cvaegan_cli.errors import exit_code_of, one_line
 
 app = typer.Typer(
     name="cvaegan",
@@ -36,8 +40,9 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"cvaegan_cli.commands.{_name}").register(app)
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
 ) -> None:
     """cvaegan: prepare data, train CVAE-GAN, and sample, morph, inpaint and augment with it."""
@@ -46,7 +51,27 @@ def _root(
 
         typer.echo(f"cvaegan {__version__}")
         raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """The console entry point (`cvaegan`, `python -m cvaegan_cli`, torchrun).
+
+    Every way out is one `error: …` line and an exit code, whatever raised where: Click's usage
+    errors (rc 2) and a Ctrl-C that lands outside a command's own handler — a second one during a
+    save, for example — (rc 130) included. Paths that are not valid UTF-8 print with backslash escapes
+    instead of crashing the output stream; warnings print as one `warning: …` line."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    warnings.showwarning = _show_warning
+    code = exit_code_of(lambda: typer.main.get_command(app).main(args=argv, prog_name="cvaegan",
+                                                                standalone_mode=False))
+    sys.exit(code)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    print(f"warning: {one_line(message if isinstance(message, Warning) else Warning(message))}", file=sys.stderr)

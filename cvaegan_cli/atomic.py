@@ -11,6 +11,29 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+TMP_GLOB = ".*.tmp"
+
+
+def remove_stale_temps(directory: str | os.PathLike[str]) -> int:
+    """Delete temp files an atomic write left behind when its process was killed mid-write.
+
+    Only call it on a folder the caller holds the lock of (`locking.folder_lock`): then no other
+    writer can own them. Returns how many were removed."""
+    n = 0
+    for tmp in Path(directory).glob(TMP_GLOB):
+        if tmp.is_file():
+            tmp.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], *, fsync: bool = True, sync_dir: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success fsync it and rename it over `path`.
@@ -21,7 +44,10 @@ def atomic_path(path: str | os.PathLike[str], *, fsync: bool = True, sync_dir: b
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:  # mkstemp makes 0600 files; what we publish gets the permissions any new file would
+        os.fchmod(fd, 0o666 & ~_UMASK)
+    finally:
+        os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path

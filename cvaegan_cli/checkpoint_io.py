@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
+import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from cvaegan_cli.atomic import atomic_path
-from cvaegan_cli.errors import CvaeganError
+from cvaegan_cli.errors import CvaeganError, one_line
 from cvaegan_cli.device import memory_format
 from models import CVAEGAN
 from models.checkpoint import CheckpointError, model_from_checkpoint, validate_checkpoint
@@ -18,10 +20,34 @@ from models.checkpoint import CheckpointError, model_from_checkpoint, validate_c
 
 def save_checkpoint(path: str | os.PathLike[str], ckpt: dict[str, Any]) -> Path:
     """Atomic: temp file, fsync, rename. An interrupted save leaves the previous file intact."""
+    return torch_save_atomic(path, ckpt)
+
+
+def torch_save_atomic(path: str | os.PathLike[str], obj: Any) -> Path:
+    """`torch.save` through a temp file and a rename (model and judge checkpoints alike).
+
+    torch's C++ writer reports a full disk as `RuntimeError: basic_ios::clear` (or "file write
+    failed"); when the folder has less room than the tensors need, that becomes the OSError(ENOSPC)
+    every other writer raises (one `error:` line), and any other write failure one CvaeganError."""
     path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(ckpt, tmp)
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(obj, tmp)
+    except RuntimeError as exc:
+        if shutil.disk_usage(path.parent).free < _tensor_bytes(obj) + (1 << 20):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
+        raise CvaeganError(f"could not write {path}: {one_line(exc)}") from exc
     return path
+
+
+def _tensor_bytes(obj: Any) -> int:
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_tensor_bytes(v) for v in obj)
+    return 0
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

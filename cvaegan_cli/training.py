@@ -22,6 +22,7 @@ taken over differently sized per-rank shards.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -40,19 +41,21 @@ import torch
 from rich.console import Console
 
 from cvaegan_cli import __version__, distributed
-from cvaegan_cli.atomic import atomic_write_json
+from cvaegan_cli.atomic import atomic_write_json, remove_stale_temps
 from cvaegan_cli.checkpoint_io import load_checkpoint, save_checkpoint
 from cvaegan_cli.data import DeviceBatches, ImageCache, build_cache
 from cvaegan_cli.device import autocast, configure, memory_format, resolve_precision
 from cvaegan_cli.distributed import DistContext
 from cvaegan_cli.errors import CvaeganError
 from cvaegan_cli.images import save_grid
+from cvaegan_cli.locking import folder_lock
 from cvaegan_cli.progress import make_progress
 from models import CVAEGAN, CVAEGANConfig, LossConfig, ModelConfig, OptimConfig, make_checkpoint, train_step
 from models.algorithm import make_optimizers
-from models.checkpoint import load_optimizers, model_from_checkpoint
+from models.checkpoint import CheckpointError, load_optimizers, model_from_checkpoint, validate_resumable
 
 MAIN_LOSSES = ("loss_g", "loss_kl", "loss_d", "loss_c")
+ARCH_DEFAULTS: dict[str, Any] = {"model": "cvaegan", "resolution": 64, "width": 1.0, "latent_dim": 256}
 
 
 @dataclass
@@ -61,10 +64,11 @@ class TrainOptions:
     out: Path = Path("runs")
     name: str | None = None
     resume: bool = False
-    model: str = "cvaegan"
-    resolution: int = 64
-    width: float = 1.0
-    latent_dim: int = 256
+    # Architecture; None = the checkpoint's on --resume, else ARCH_DEFAULTS.
+    model: str | None = None
+    resolution: int | None = None
+    width: float | None = None
+    latent_dim: int | None = None
     batch_size: int = 64
     steps: int | None = None
     epochs: float | None = None
@@ -141,14 +145,15 @@ def train(opts: TrainOptions, console: Console | None = None,
     """
     ctx = distributed.setup(opts.device)
     try:
-        return _train(opts, ctx, console, on_log, stop)
+        with contextlib.ExitStack() as held:
+            return _train(opts, ctx, console, on_log, stop, held)
     finally:
         ctx.close()
 
 
 def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
            on_log: Callable[[dict[str, Any]], None] | None,
-           stop: Callable[[int], bool] | None) -> TrainResult:
+           stop: Callable[[int], bool] | None, held: contextlib.ExitStack) -> TrainResult:
     console = console or Console(stderr=True)
     if not ctx.is_main:
         console = Console(stderr=True, quiet=True)
@@ -162,6 +167,10 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
     run_dir = opts.out / (opts.name or _default_name(opts))
     ckpt_dir = run_dir / "checkpoints"
     latest = ckpt_dir / "latest.pt"
+    if ctx.is_main:  # one writer per run folder; temp files of a killed save are then surely stale
+        held.enter_context(folder_lock(run_dir, "run folder"))
+        for folder in (ckpt_dir, run_dir / "samples"):
+            remove_stale_temps(folder)
 
     # Rank 0 decides start-or-resume and reads the checkpoint; the others receive it (no shared
     # file system needed for a resume, and no rank can decide differently).
@@ -176,6 +185,7 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
     if decision[0] == "error":
         raise CvaeganError(decision[1])
     resume_ckpt = decision[1]
+    opts = _resolve_architecture(opts, resume_ckpt)
 
     if ctx.local_rank != 0:
         ctx.barrier()  # let this node's first process decode the images into the shared cache
@@ -330,7 +340,13 @@ def _read_resume(opts: TrainOptions, run_dir: Path, latest: Path) -> dict[str, A
     if opts.resume:
         if not latest.is_file():
             raise CvaeganError(f"--resume: no checkpoint at {latest}")
-        return load_checkpoint(latest)
+        ckpt = load_checkpoint(latest)
+        try:
+            validate_resumable(ckpt)
+        except CheckpointError as exc:
+            raise CvaeganError(f"--resume: {latest}: {exc}") from exc
+        _resolve_architecture(opts, ckpt)  # refuse a differing architecture before any decoding
+        return ckpt
     if latest.is_file():
         raise CvaeganError(f"{run_dir} already holds a run; continue it with --resume or pick another --name")
     return None
@@ -404,7 +420,24 @@ def _run_meta(opts: TrainOptions, cache: ImageCache, device: torch.device, ctx: 
 
 
 def _default_name(opts: TrainOptions) -> str:
-    return f"{Path(opts.data).resolve().name}-{opts.model}-{opts.resolution}"
+    model = opts.model or ARCH_DEFAULTS["model"]
+    return f"{Path(opts.data).resolve().name}-{model}-{opts.resolution or ARCH_DEFAULTS['resolution']}"
+
+
+def _resolve_architecture(opts: TrainOptions, ckpt: dict[str, Any] | None) -> TrainOptions:
+    """Fill the architecture fields left unset: from the checkpoint on a resume, else the defaults.
+    A resume that sets one to another value than the checkpoint's is refused, naming the field
+    (the run would otherwise fail on shapes, or silently keep the old value while config.json
+    recorded the new one)."""
+    saved = ckpt["config"]["model"] if ckpt is not None else ARCH_DEFAULTS
+    given = {k: getattr(opts, k) for k in ARCH_DEFAULTS}
+    if ckpt is not None:
+        for key, value in given.items():
+            if value is not None and value != saved[key]:
+                flag = "--" + key.replace("_", "-")
+                raise CvaeganError(f"--resume: {flag} {value} differs from the run's {saved[key]}; "
+                                   f"drop {flag} to continue the run, or start a new one with another --name")
+    return dataclasses.replace(opts, **{k: saved[k] if v is None else v for k, v in given.items()})
 
 
 def _now() -> str:

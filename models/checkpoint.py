@@ -62,6 +62,31 @@ def validate_checkpoint(obj: Any) -> dict[str, Any]:
     for key in ("config", "class_names", "networks", "step"):
         if key not in obj:
             raise CheckpointError(f"checkpoint has no '{key}' entry")
+    # Types and bounds before anything is built from it: a few-KB file must not make a loader
+    # allocate a billion-class model or fail deep inside torch.
+    try:
+        cfg = CVAEGANConfig.from_dict(obj["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"invalid config: {_first_line(exc)}") from exc
+    names = obj["class_names"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise CheckpointError("class_names must be a list of strings")
+    if len(names) != cfg.model.num_classes:
+        raise CheckpointError(f"{len(names)} class names for a {cfg.model.num_classes}-class model")
+    if type(obj["step"]) is not int or obj["step"] < 0:
+        raise CheckpointError(f"step must be a non-negative integer, got {obj['step']!r}")
+    nets = obj["networks"]
+    if not isinstance(nets, dict) or any(n not in nets for n in cfg.model.networks):
+        raise CheckpointError(f"networks must hold {', '.join(cfg.model.networks)}")
+    for name in cfg.model.networks:
+        sd = nets[name]
+        if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+            raise CheckpointError(f"networks['{name}'] is not a state dict of tensors")
+    for key in ("optimizers", "centres"):
+        if obj.get(key) is not None and not isinstance(obj[key], dict):
+            raise CheckpointError(f"'{key}' must be a dict or None")
+    if not isinstance(obj.get("rng", {}), dict) or not isinstance(obj.get("meta", {}), dict):
+        raise CheckpointError("'rng' and 'meta' must be dicts")
     return obj
 
 
@@ -79,12 +104,29 @@ def model_from_checkpoint(ckpt: dict[str, Any], device: torch.device | str = "cp
     return model.to(device)
 
 
+def validate_resumable(ckpt: dict[str, Any]) -> None:
+    """Raise CheckpointError unless `ckpt` holds what a resume needs: optimiser states and the
+    data-order and torch random states (an export for sampling has neither)."""
+    if not ckpt.get("optimizers"):
+        raise CheckpointError("checkpoint holds no optimizer state (an export, not a training checkpoint)")
+    rng = ckpt.get("rng") or {}
+    for key in ("data_epoch", "torch"):
+        if not isinstance(rng.get(key), torch.Tensor) or rng[key].dtype != torch.uint8:
+            raise CheckpointError(f"checkpoint has no random state rng['{key}'] to resume from")
+    for key in ("epoch", "epoch_pos"):
+        if type(rng.get(key)) is not int or rng[key] < 0:
+            raise CheckpointError(f"checkpoint's rng['{key}'] is not a non-negative integer")
+
+
 def load_optimizers(ckpt: dict[str, Any], optimizers: dict[str, torch.optim.Optimizer]) -> None:
     states = ckpt.get("optimizers")
     if not states:
         raise CheckpointError("checkpoint holds no optimizer state (an export, not a training checkpoint)")
-    for name, opt in optimizers.items():
-        opt.load_state_dict(states[name])
+    try:
+        for name, opt in optimizers.items():
+            opt.load_state_dict(states[name])
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"optimizer state does not match the model: {_first_line(exc)}") from exc
 
 
 def _cpu(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

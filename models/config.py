@@ -10,6 +10,10 @@ from typing import Any
 RESOLUTIONS = (32, 64, 128, 256)
 REDUCTIONS = ("sum", "mean")
 MODEL_KINDS = ("cvaegan", "cvae", "cgan", "fmcgan")
+# Sane bounds, checked before any network is built: a checkpoint or option outside them is refused
+# instead of allocating hundreds of GB (LFW-scale data has ~5,700 identities, Glint360K 360k).
+MAX_CLASSES = 1_000_000
+MAX_LATENT = 4096
 
 # Which networks each model trains. The sampler only ever needs G.
 NETWORKS_OF: dict[str, tuple[str, ...]] = {
@@ -32,12 +36,19 @@ class ModelConfig:
     model: str = "cvaegan"
 
     def __post_init__(self) -> None:
+        for name in ("num_classes", "resolution", "latent_dim"):
+            if type(getattr(self, name)) is not int:
+                raise ValueError(f"{name} must be an integer, got {getattr(self, name)!r}")
+        if type(self.width) not in (int, float) or type(self.model) is not str:
+            raise ValueError(f"width must be a number and model a name, got {self.width!r}, {self.model!r}")
         if self.resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution}")
         if self.model not in MODEL_KINDS:
             raise ValueError(f"model must be one of {MODEL_KINDS}, got {self.model!r}")
-        if self.num_classes < 1:
-            raise ValueError("num_classes must be at least 1")
+        if not 1 <= self.num_classes <= MAX_CLASSES:
+            raise ValueError(f"num_classes must be in 1..{MAX_CLASSES}, got {self.num_classes}")
+        if not 1 <= self.latent_dim <= MAX_LATENT:
+            raise ValueError(f"latent_dim must be in 1..{MAX_LATENT}, got {self.latent_dim}")
         if not 0 < self.width <= 4:
             raise ValueError(f"width must be in (0, 4], got {self.width}")
 

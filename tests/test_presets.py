@@ -72,10 +72,11 @@ def test_cli_preset_set_and_lambda_reach_the_run_config(tmp_path):
 @pytest.mark.parametrize("args,needle", [(["--preset", "nope"], "unknown preset"),
                                          (["--set", "lambda9=1"], "unknown loss/optimiser field"),
                                          (["--set", "novalue"], "expected KEY=VALUE"),
-                                         (["--lambda1", "-2"], "lambda_kl must be")])
+                                         (["--set", "lambda_kl=-2"], "lambda_kl must be"),
+                                         (["--lambda1", "-2"], "--lambda1 -2.0: must be ≥ 0")])
 def test_cli_bad_loss_options_are_one_line_errors(tmp_path, args, needle):
     data = make_shapes_dataset(tmp_path / "data", classes=2, per_class=4, size=32)
     res = CliRunner().invoke(app, ["train", str(data), "--out", str(tmp_path / "runs"), "-r", "32", "--steps", "1",
                                    "--device", "cpu", *args])
-    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.exit_code == (2 if args[0] == "--lambda1" else 1) and "Traceback" not in res.output  # 2: usage
     assert needle in res.output and res.output.strip().startswith("error:")

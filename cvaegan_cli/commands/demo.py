@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from cvaegan_cli.demo import DemoOptions, run_demo
-from cvaegan_cli.errors import CvaeganError, cli_errors
+from cvaegan_cli.errors import cli_errors
 
 EPILOG = """[bold]Examples[/]
 
@@ -34,8 +34,6 @@ def demo_cmd(
 ) -> None:
     """Generate cartoon faces of a few identities, train CVAE-GAN on them, and write an HTML report
     (per-class samples, same-z-every-class, reconstructions, loss curves)."""
-    if classes < 2 or per_class < 10 or steps < 1:
-        raise CvaeganError("--classes must be ≥ 2, --per-class ≥ 10 and --steps ≥ 1")
     console = Console(stderr=True)
     res = run_demo(DemoOptions(out=out, classes=classes, per_class=per_class, resolution=resolution, width=width,
                                latent_dim=latent_dim, batch_size=batch_size, steps=steps, max_minutes=max_minutes, seed=seed,

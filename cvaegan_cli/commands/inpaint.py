@@ -53,8 +53,6 @@ def inpaint_cmd(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
 ) -> None:
     """Fill a masked region with Eq. 8, x ← M⊙G(E(x, c), c) + (1−M)⊙x, repeated --iters times."""
-    if iters < 1:
-        raise CvaeganError("--iters must be at least 1")
     if fill not in ("auto", "keep", "noise", "grey"):
         raise CvaeganError(f"unknown --fill '{fill}'; use auto, keep, noise or grey")
     loaded = load_model(ckpt, runs, device, purpose="inpaint")

@@ -50,8 +50,6 @@ def morph_cmd(
 ) -> None:
     """Morph two images of a class through E's latent space (§5.3), or two classes with z fixed."""
     images = list(images or [])
-    if steps < 2:
-        raise CvaeganError("--steps must be at least 2")
     label = from_class is not None or to_class is not None
     if label and (from_class is None or to_class is None):
         raise CvaeganError("label morphing needs both --from-class and --to-class")

@@ -59,8 +59,6 @@ def prepare_cmd(
 
     if device not in ("auto", "cpu", "cuda"):
         raise CvaeganError(f"--device {device}: choose auto, cpu or cuda")
-    if workers < 0:
-        raise CvaeganError("--workers must be 0 (all cores) or more")
     opts = PrepareOptions(
         kind=kind, raw=raw, out=out, size=size, workers=workers or min(os.cpu_count() or 1, 16),
         detector=detector, pick=pick, min_face=min_face, det_thresh=det_thresh, masks=masks,

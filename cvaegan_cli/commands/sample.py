@@ -11,6 +11,7 @@ from cvaegan_cli.atomic import atomic_write_json
 from cvaegan_cli.checkpoint_io import inference_model, load_checkpoint, resolve_checkpoint
 from cvaegan_cli.device import resolve_device
 from cvaegan_cli.errors import CvaeganError, cli_errors
+from cvaegan_cli.options import MAX_IMAGES
 from cvaegan_cli.sampling import resolve_class, sample_to_files
 
 EPILOG = """[bold]Examples[/]
@@ -32,12 +33,13 @@ def sample_cmd(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
 ) -> None:
     """Sample images of a class from a trained checkpoint: z ~ N(0, I), x = G(z, c)."""
-    if n < 1:
-        raise CvaeganError("-n must be at least 1")
     path = resolve_checkpoint(ckpt, runs)
     state = load_checkpoint(path)
     names: list[str] = state["class_names"]
     classes = list(range(len(names))) if class_.strip().lower() == "all" else [resolve_class(class_, names)]
+    if n * len(classes) > MAX_IMAGES:
+        raise CvaeganError(f"{n} × {len(classes)} classes = {n * len(classes):,} images; one sample grid holds at "
+                           f"most {MAX_IMAGES:,} (for a data set, use `cvaegan augment`)")
     model = inference_model(state, resolve_device(device))
     tag = "all" if len(classes) > 1 else str(classes[0])
     out = out or Path("samples") / f"class-{tag}-seed{seed}.png"

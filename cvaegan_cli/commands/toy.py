@@ -46,8 +46,6 @@ def toy_cmd(
     bad = [m for m in chosen if m not in METHODS]
     if bad or not chosen:
         raise CvaeganError(f"unknown method(s) {', '.join(bad) or '(none)'}; choose from {', '.join(METHODS)}")
-    if iterations < 1 or eval_every < 1 or bins < 2 or lr <= 0:
-        raise CvaeganError("--iterations and --eval-every must be ≥ 1, --bins ≥ 2, --lr > 0")
     try:
         snaps = sorted({int(s) for s in snapshots.split(",")}) if snapshots else default_snapshots(iterations)
     except ValueError:

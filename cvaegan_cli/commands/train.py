@@ -80,8 +80,6 @@ def train_cmd(
     continues with the same random streams. Under torchrun (or with --nproc) it trains data-parallel:
     --batch-size is the global batch, split over the processes; rank 0 writes the run folder.
     """
-    if nproc < 1:
-        raise CvaeganError("--nproc must be ≥ 1")
     if nproc > 1 and not distributed.in_launched_job():
         code = distributed.launch(_forwarded_args(ctx), nproc, cpu=resolve_device(device).type == "cpu")
         if code:
@@ -89,10 +87,6 @@ def train_cmd(
         return
     if model not in MODEL_KINDS:
         raise CvaeganError(f"unknown --model '{model}'; choose one of {', '.join(MODEL_KINDS)}")
-    if resolution not in RESOLUTIONS:
-        raise CvaeganError(f"--resolution must be one of {', '.join(map(str, RESOLUTIONS))}")
-    if steps is not None and steps < 1 or batch_size < 2 or min(log_every, sample_every, ckpt_every) < 1:
-        raise CvaeganError("--steps, --log-every, --sample-every and --ckpt-every must be ≥ 1; --batch-size ≥ 2")
     given = dict(lr_e=lr_e, lr_g=lr_g, lr_d=lr_d, lr_c=lr_c) if lr is None else dict.fromkeys(
         ("lr_e", "lr_g", "lr_d", "lr_c"), lr)
     given.update(lambda_kl=lambda1, lambda_g=lambda2, lambda_gd=lambda3, lambda_gc=lambda4, centre_decay=centre_decay)
@@ -104,8 +98,10 @@ def train_cmd(
         loss, optim = from_preset(preset, **overrides)
     except (ValueError, TypeError) as exc:
         raise CvaeganError(str(exc)) from exc
-    opts = TrainOptions(data=data, out=out, name=name, resume=resume, model=model, resolution=resolution,
-                        width=width, latent_dim=latent_dim, batch_size=batch_size, steps=steps, epochs=epochs,
+    # Architecture flags the user did not give stay None: a resume then takes the run's own values.
+    arch = {k: v if ctx.get_parameter_source(k).name != "DEFAULT" else None for k, v in
+            dict(model=model, resolution=resolution, width=width, latent_dim=latent_dim).items()}
+    opts = TrainOptions(data=data, out=out, name=name, resume=resume, **arch, batch_size=batch_size, steps=steps, epochs=epochs,
                         loss=loss, optim=optim, seed=seed, device=device, workers=workers,
                         cache_dir=cache_dir, split=None if split == "all" else split, log_every=log_every,
                         sample_every=sample_every, ckpt_every=ckpt_every, sync_bn=sync_bn, compile=compile_,

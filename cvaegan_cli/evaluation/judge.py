@@ -38,8 +38,8 @@ from rich.console import Console
 from torch import Tensor, nn
 
 from cvaegan_cli import __version__
-from cvaegan_cli.atomic import atomic_path, atomic_write_json
-from cvaegan_cli.checkpoint_io import load_weights_only
+from cvaegan_cli.atomic import atomic_write_json
+from cvaegan_cli.checkpoint_io import load_weights_only, torch_save_atomic
 from cvaegan_cli.data import ImageCache, build_cache
 from cvaegan_cli.device import configure, resolve_device
 from cvaegan_cli.errors import CvaeganError
@@ -343,8 +343,7 @@ def train_judge(opts: JudgeTrainOptions, console: Console | None = None) -> Judg
                  "device": str(device), "data": str(Path(opts.data).resolve()), "seconds": round(seconds, 2),
                  "saved": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")},
     }
-    with atomic_path(path) as tmp:
-        torch.save(ckpt, tmp)
+    torch_save_atomic(path, ckpt)
     atomic_write_json(path.with_suffix(".json"), {
         "command": "judge train", "judge": str(path), "data": ckpt["meta"]["data"], "config": ckpt["config"],
         "train": ckpt["train"], "metrics": ckpt["metrics"], "split_source": split.source,

@@ -1,0 +1,249 @@
+"""Issue 17's bad-input and fault corpus: every case runs through the real entry point
+(`cvaegan_cli.app.main`, what the `cvaegan` script calls) and must end in exit ≠ 0 with exactly one
+`error: …` line and no traceback; the fault cases check that nothing is lost or left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from cvaegan_cli.app import main
+from cvaegan_cli.atomic import atomic_write_text, remove_stale_temps
+from cvaegan_cli.checkpoint_io import load_checkpoint, save_checkpoint, torch_save_atomic
+from cvaegan_cli.errors import CvaeganError
+from cvaegan_cli.locking import folder_lock
+from cvaegan_cli.training import TrainOptions, train
+from models import CVAEGAN, CVAEGANConfig, ModelConfig, make_checkpoint
+from tests.helpers import make_shapes_dataset
+
+
+def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    capsys.readouterr()  # drop what earlier steps of the test printed
+    with pytest.raises(SystemExit) as ex:
+        main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    code = ex.value.code if isinstance(ex.value.code, int) else 1
+    return code, out, err
+
+
+def assert_one_error(code: int, err: str, *needles: str) -> None:
+    assert code != 0
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    return make_shapes_dataset(tmp_path_factory.mktemp("shapes"))
+
+
+def _opts(data: Path, out: Path, **kw) -> TrainOptions:
+    base = dict(data=data, out=out, name="r", resolution=32, width=0.125, latent_dim=16, batch_size=8, steps=2,
+                device="cpu", workers=0, cache_dir=out / "cache", log_every=1, sample_every=100, ckpt_every=100)
+    base.update(kw)
+    return TrainOptions(**base)
+
+
+# ---------------------------------------------------------------- 9: numbers, validated in one place
+
+BAD_NUMBERS = [
+    (["train", "D", "--width", "0"], "--width"), (["train", "D", "--width", "-1"], "--width"),
+    (["train", "D", "--latent-dim", "-3"], "--latent-dim"), (["train", "D", "--latent-dim", "0"], "--latent-dim"),
+    (["train", "D", "--epochs", "nan"], "--epochs"), (["train", "D", "--epochs", "inf"], "--epochs"),
+    (["train", "D", "--epochs", "-1"], "--epochs"), (["train", "D", "--lr", "-1"], "--lr"),
+    (["train", "D", "--lr", "nan"], "--lr"), (["judge", "train", "D", "--lr", "nan"], "--lr"),
+    (["toy", "--lr", "-1"], "--lr"), (["demo", "-r", "48"], "--resolution"),
+    (["evaluate", "--judge", "j.pt", "--data", "D", "-b", "0"], "--batch-size"),
+    (["sample", "-c", "0", "--seed", str(2**63)], "--seed"), (["sample", "-c", "0", "--seed", "-1"], "--seed"),
+    (["prepare", "folder", "R", "-o", "O", "--limit", "-1"], "--limit"),
+    (["prepare", "faces", "R", "-o", "O", "--det-thresh", "nan"], "--det-thresh"),
+    (["prepare", "facescrub", "R", "-o", "O", "--max-mb", "-1"], "--max-mb"),
+    (["morph", "a.png", "b.png", "--gif-ms", "-5"], "--gif-ms"),
+    (["inpaint", "x.png", "--feather", "nan"], "--feather"),
+    # 8: counts with no bound used to allocate before anything was checked
+    (["sample", "-c", "0", "-n", str(10**9)], "--num"), (["evaluate", "--judge", "j.pt", "--data", "D", "--per-class", str(10**8)],
+                                                         "--per-class"),
+    (["morph", "a.png", "b.png", "--steps", str(10**9)], "--steps"), (["judge", "train", "D", "-r", "8192"],
+                                                                     "--resolution"),
+    (["inpaint", "x.png", "--iters", str(10**9)], "--iters"), (["superres", "x.png", "--iters", str(10**9)], "--iters"),
+]
+
+
+@pytest.mark.parametrize("args,flag", BAD_NUMBERS, ids=[" ".join(a) for a, _ in BAD_NUMBERS])
+def test_bad_numbers_are_one_line_usage_errors(args, flag, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(args, capsys)
+    assert code == 2
+    assert_one_error(code, err, flag)
+
+
+def test_click_usage_errors_are_one_line(capsys, tmp_path):
+    code, _, err = cli(["sample", "--class", "0", "--ckptx", "a.pt"], capsys)
+    assert_one_error(code, err, "--ckptx", "cvaegan sample --help")
+    code, _, err = cli(["train", "--width", "abc", str(tmp_path)], capsys)
+    assert_one_error(code, err, "--width")
+
+
+def test_version_and_bare_command(capsys):
+    from cvaegan_cli import __version__
+
+    code, out, err = cli(["--version"], capsys)
+    assert code == 0 and out.strip() == f"cvaegan {__version__}" and not err
+    code, out, _ = cli([], capsys)
+    assert code == 0 and "train" in out and "Usage" in out
+
+
+def test_warnings_print_as_one_line(capsys):
+    with warnings.catch_warnings():
+        cli(["--version"], capsys)  # installs the one-line warning printer
+        warnings.simplefilter("always")
+        warnings.warn("cache folder is\nnot writable", UserWarning)
+    err = capsys.readouterr().err
+    assert err.strip() == "warning: cache folder is not writable"
+
+
+# ---------------------------------------------------------------- 15, 12: atomic writes
+
+def test_atomic_writes_get_umask_permissions_not_0600(tmp_path):
+    mask = os.umask(0o022)
+    os.umask(mask)
+    atomic_write_text(tmp_path / "a.txt", "x")
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o666 & ~mask
+
+
+def test_stale_temp_files_are_removed_on_train_start(shapes, tmp_path):
+    ckpts = tmp_path / "runs" / "r" / "checkpoints"
+    ckpts.mkdir(parents=True)
+    stale = ckpts / ".step_0000004.pt.abc123.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    assert remove_stale_temps(tmp_path / "nowhere") == 0
+    train(_opts(shapes, tmp_path / "runs"))
+    assert not stale.exists()
+    assert not list(ckpts.glob(".*.tmp"))
+
+
+def test_full_disk_during_torch_save_is_enospc(tmp_path, monkeypatch):
+    """torch's C++ writer says `basic_ios::clear`; with less room than the tensors need that must
+    become OSError(ENOSPC) (which `cli_errors` prints as one line) and leave no temp file."""
+    import errno
+
+    def failing_save(obj, path):
+        Path(path).write_bytes(b"partial")
+        raise RuntimeError("basic_ios::clear: iostream error")
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(100, 100, 10))
+    with pytest.raises(OSError) as exc:
+        torch_save_atomic(tmp_path / "c.pt", {"w": torch.zeros(1000)})
+    assert exc.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**12, 0, 10**12))
+    with pytest.raises(CvaeganError, match="could not write"):
+        torch_save_atomic(tmp_path / "c.pt", {"w": torch.zeros(1000)})
+
+
+# ---------------------------------------------------------------- 4: one writer per run folder
+
+def test_folder_lock_refuses_a_second_writer(tmp_path):
+    with folder_lock(tmp_path / "run", "run folder"):
+        with pytest.raises(CvaeganError, match=f"in use by another cvaegan process \\(pid {os.getpid()}\\)"):
+            with folder_lock(tmp_path / "run", "run folder"):
+                pass
+    with folder_lock(tmp_path / "run"):  # released on exit
+        pass
+
+
+def test_train_refuses_a_run_folder_in_use(shapes, tmp_path):
+    with folder_lock(tmp_path / "runs" / "r"):
+        with pytest.raises(CvaeganError, match="in use"):
+            train(_opts(shapes, tmp_path / "runs"))
+    assert not (tmp_path / "runs" / "r" / "log.jsonl").exists()
+
+
+# ---------------------------------------------------------------- 7: checkpoints validated first
+
+def _tiny_ckpt(**patch) -> dict:
+    model = CVAEGAN(CVAEGANConfig(ModelConfig(num_classes=2, resolution=32, latent_dim=8, width=0.125)))
+    ckpt = make_checkpoint(model, class_names=["a", "b"], step=3)
+    for key, value in patch.items():
+        ckpt[key] = value
+    return ckpt
+
+
+def _with_model(**fields) -> dict:
+    ckpt = _tiny_ckpt()
+    ckpt["config"]["model"].update(fields)
+    return ckpt
+
+
+HOSTILE_CHECKPOINTS = {
+    "billion classes": (_with_model(num_classes=10**9), "num_classes"),
+    "huge latent": (_with_model(latent_dim=10**8), "latent_dim"),
+    "float classes": (_with_model(num_classes=2.0), "num_classes"),
+    "names not a list": (_tiny_ckpt(class_names="ab"), "class_names"),
+    "names of wrong count": (_tiny_ckpt(class_names=["a"]), "class names"),
+    "step a string": (_tiny_ckpt(step="3"), "step"),
+    "networks missing": (_tiny_ckpt(networks={}), "networks"),
+    "weights not tensors": (_tiny_ckpt(networks={"E": {"w": 1}, "G": {}, "D": {}, "C": {}}), "state dict"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_CHECKPOINTS))
+def test_hostile_checkpoints_are_refused_before_building(case, tmp_path, capsys):
+    ckpt, needle = HOSTILE_CHECKPOINTS[case]
+    path = tmp_path / "bad.pt"
+    torch.save(ckpt, path)
+    with pytest.raises(CvaeganError, match=needle):
+        load_checkpoint(path)
+    code, _, err = cli(["sample", "-c", "0", "--ckpt", path], capsys)
+    assert_one_error(code, err, needle)
+
+
+def test_mismatched_weights_are_one_line(tmp_path, capsys):
+    ckpt = _tiny_ckpt()
+    ckpt["networks"]["G"] = {k: v[:1] if v.dim() else v for k, v in ckpt["networks"]["G"].items()}
+    torch.save(ckpt, tmp_path / "c.pt")
+    code, _, err = cli(["sample", "-c", "0", "--ckpt", tmp_path / "c.pt", "-o", tmp_path / "g.png"], capsys)
+    assert_one_error(code, err, "does not match")
+
+
+# ---------------------------------------------------------------- 13: resume keeps the architecture
+
+def test_resume_with_another_architecture_is_refused_and_config_kept(shapes, tmp_path, capsys):
+    train(_opts(shapes, tmp_path / "runs"))
+    config = (tmp_path / "runs" / "r" / "config.json").read_text()
+    for flag, value in (("-r", "64"), ("--width", "0.25"), ("--latent-dim", "8"), ("--model", "cvae")):
+        code, _, err = cli(["train", shapes, "--out", tmp_path / "runs", "--name", "r", "--resume", flag, value,
+                            "--steps", "4", "--device", "cpu", "--workers", "0", "--cache-dir", tmp_path / "cache"],
+                           capsys)
+        assert_one_error(code, err, "--resume", "differs from the run's")
+        assert (tmp_path / "runs" / "r" / "config.json").read_text() == config
+
+
+def test_resume_without_architecture_flags_takes_the_runs(shapes, tmp_path, capsys):
+    train(_opts(shapes, tmp_path / "runs"))
+    code, _, err = cli(["train", shapes, "--out", tmp_path / "runs", "--name", "r", "--resume", "--steps", "4",
+                        "--device", "cpu", "--workers", "0", "--cache-dir", tmp_path / "cache", "--log-every", "1"],
+                       capsys)
+    assert code == 0, err
+    cfg = json.loads((tmp_path / "runs" / "r" / "config.json").read_text())
+    assert cfg["model"]["model"]["width"] == 0.125 and cfg["model"]["model"]["latent_dim"] == 16
+    assert cfg["train"]["resolution"] == 32 and load_checkpoint(tmp_path / "runs" / "r" / "checkpoints" / "latest.pt")["step"] == 4
+
+
+def test_resume_from_an_export_is_one_line(shapes, tmp_path, capsys):
+    run = tmp_path / "runs" / "r"
+    save_checkpoint(run / "checkpoints" / "latest.pt", _tiny_ckpt())
+    code, _, err = cli(["train", shapes, "--out", tmp_path / "runs", "--name", "r", "--resume", "--device", "cpu"],
+                       capsys)
+    assert_one_error(code, err, "--resume", "optimizer")
