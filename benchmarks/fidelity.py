@@ -61,7 +61,8 @@ def with_split(data: Path, out: Path, fraction: float, seed: int) -> Path:
         for j in torch.randperm(len(rows), generator=gen)[:n_test].tolist():
             split[rows[j]] = "test"
     classes = [{"index": k, "name": n, "count": index.labels.count(k)} for k, n in enumerate(index.class_names)]
-    items = [{"file": str(f), "class": y, "split": s} for f, y, s in zip(index.files, index.labels, split)]
+    items = [{"file": str(Path(f).resolve()), "class": y, "split": s}
+             for f, y, s in zip(index.files, index.labels, split)]
     atomic_write_json(out / "data" / MANIFEST_NAME,
                       new_manifest("split-view", classes, items, sources=[str(data.resolve())],
                                    split={"seed": seed, "fraction": fraction}))

@@ -71,7 +71,10 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+    """UTF-8; a lone surrogate (Python's stand-in for an undecodable byte of a file name, e.g.
+    Latin-1 names from old archives) is written as its `\\udcXX` escape — in JSON exactly the
+    escape that reads back as the same name, so such names are carried losslessly."""
+    atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"))
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:

@@ -74,14 +74,19 @@ class ImageCache:
         return int(self.images.shape[0])
 
 
+def _bytes(text: str) -> bytes:
+    """File names that are not UTF-8 (surrogate-escaped by Python) hash as their original bytes."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def fingerprint(index: DatasetIndex, resolution: int) -> str:
-    h = hashlib.sha1(f"v1|{resolution}|{index.class_names}".encode())
+    h = hashlib.sha1(_bytes(f"v1|{resolution}|{index.class_names}"))
     for f, y in zip(index.files, index.labels):
         try:
             st = f.stat()
-            h.update(f"{f}|{y}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+            h.update(_bytes(f"{f}|{y}|{st.st_size}|{st.st_mtime_ns}\n"))
         except OSError:
-            h.update(f"{f}|{y}|missing\n".encode())
+            h.update(_bytes(f"{f}|{y}|missing\n"))
     return h.hexdigest()[:20]
 
 

@@ -13,11 +13,12 @@ from rich.console import Console
 
 from cvaegan_cli.atomic import atomic_write_json
 from cvaegan_cli.checkpoint_io import inference_model, load_checkpoint
-from cvaegan_cli.device import resolve_device, resolve_precision
 from cvaegan_cli.data import build_cache
 from cvaegan_cli.demo_data import DemoDataConfig, write_demo_dataset
+from cvaegan_cli.device import resolve_device, resolve_precision
 from cvaegan_cli.evaluation.fidelity import artifact_ratios, reconstruction_quality
 from cvaegan_cli.images import from_uint8, grid_image, save_png
+from cvaegan_cli.outputs import check_out_dir
 from cvaegan_cli.report import ReportSection, loss_curve_svg, write_html_report
 from cvaegan_cli.sampling import sample
 from cvaegan_cli.training import TrainOptions, TrainResult, train
@@ -55,6 +56,7 @@ class DemoResult:
 def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     console = console or Console(stderr=True)
     resolve_precision(resolve_device(opts.device), opts.precision)  # bad --device/--precision: fail before any work
+    check_out_dir(opts.out)
     t0 = time.perf_counter()
     data_dir = opts.out / "data"
     console.print(f"[bold]1/3[/] writing {opts.classes}×{opts.per_class} cartoon faces to {data_dir}")

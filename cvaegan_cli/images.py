@@ -12,6 +12,7 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 from cvaegan_cli.atomic import atomic_path
+from cvaegan_cli.errors import CvaeganError
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -34,10 +35,20 @@ def pil_to_tensor(img: Image.Image) -> torch.Tensor:
     return from_uint8(torch.from_numpy(arr.copy()).permute(2, 0, 1))
 
 
+# What an output's suffix promises; `-o grid.jpg` must not hold PNG bytes.
+FORMATS = {"": ("PNG", {}), ".png": ("PNG", {}), ".jpg": ("JPEG", {"quality": 95}),
+           ".jpeg": ("JPEG", {"quality": 95}), ".webp": ("WEBP", {"lossless": True})}
+
+
 def save_png(img: Image.Image, path: str | os.PathLike[str]) -> Path:
+    """Write an image atomically in the format its suffix names (PNG, JPEG at quality 95, lossless
+    WebP); another suffix is refused rather than written as PNG bytes under a wrong name."""
     path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise CvaeganError(f"{path}: cannot write '{path.suffix}' images; use .png, .jpg or .webp")
+    fmt, params = FORMATS[path.suffix.lower()]
     with atomic_path(path) as tmp:
-        img.save(tmp, format="PNG")
+        img.save(tmp, format=fmt, **params)
     return path
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,23 +102,73 @@ def index_dataset(root: str | os.PathLike[str]) -> DatasetIndex:
         raise CvaeganError(f"{root}: no such dataset folder")
     if manifest_path.is_file():
         manifest = read_manifest(manifest_path)
-        classes = sorted(manifest.get("classes", []), key=lambda c: c["index"])
-        names = [str(c.get("name", c.get("folder"))) for c in classes]
+        names, folders = _classes(manifest, manifest_path)
         if "items" in manifest:
+            allowed = [root.absolute(), *_sources(manifest, manifest_path)]
             files, labels, splits = [], [], []
-            for item in manifest["items"]:
-                label = int(item["class"])
-                if not 0 <= label < len(names):
-                    raise CvaeganError(f"{manifest_path}: item {item['file']} has class {label} "
-                                       f"outside 0..{len(names) - 1}")
-                files.append((root / item["file"]).resolve())
+            for item in _list(manifest["items"], "items", manifest_path):
+                if not isinstance(item, dict) or not isinstance(item.get("file"), str):
+                    raise CvaeganError(f"{manifest_path}: every item needs a 'file' string; found {_short(item)}")
+                label = item.get("class")
+                if type(label) is not int or not 0 <= label < len(names):
+                    raise CvaeganError(f"{manifest_path}: item {item['file']} has class {label!r}; expected an "
+                                       f"integer in 0..{len(names) - 1}")
+                split = item.get("split")
+                if split is not None and not isinstance(split, str):
+                    raise CvaeganError(f"{manifest_path}: item {item['file']} has split {split!r}; expected a string")
+                files.append(_contained(root, item["file"], allowed, manifest_path).resolve())
                 labels.append(label)
-                splits.append(item.get("split"))
+                splits.append(split)
             return DatasetIndex(root, names, files, labels, splits, manifest)
-        folders = [str(c.get("folder", c.get("name"))) for c in classes]
+        for folder in folders:
+            _contained(root, folder, [root.absolute()], manifest_path)
         return _scan(root, folders, names, manifest)
     folders = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     return _scan(root, folders, folders, None)
+
+
+def _classes(manifest: dict[str, Any], path: Path) -> tuple[list[str], list[str]]:
+    """Names and folders of the manifest's classes, in index order; indices must be 0..n-1."""
+    classes = _list(manifest.get("classes", []), "classes", path)
+    for c in classes:
+        if not isinstance(c, dict) or type(c.get("index")) is not int:
+            raise CvaeganError(f"{path}: every class needs an integer 'index'; found {_short(c)}")
+        if not isinstance(c.get("name", c.get("folder")), str) or not isinstance(c.get("folder", ""), str):
+            raise CvaeganError(f"{path}: class {c['index']} needs a 'name' or 'folder' string")
+    classes = sorted(classes, key=lambda c: c["index"])
+    if [c["index"] for c in classes] != list(range(len(classes))):
+        raise CvaeganError(f"{path}: class indices must be 0..{len(classes) - 1}, each once")
+    return [c.get("name", c.get("folder")) for c in classes], [c.get("folder", c.get("name")) for c in classes]
+
+
+def _sources(manifest: dict[str, Any], path: Path) -> list[Path]:
+    """The datasets a merged or split-view manifest may point into (its `sources`, absolute)."""
+    src = manifest.get("sources") or []
+    values = list(src.values()) if isinstance(src, dict) else src if isinstance(src, list) else []
+    return [Path(os.path.abspath(v)) for v in values if isinstance(v, str)]
+
+
+def _contained(root: Path, name: str, allowed: list[Path], path: Path) -> Path:
+    """ROOT/name, refused unless it lies inside one of `allowed`, as written or once links are
+    followed: a manifest's `../` or absolute path must not reach the rest of the file system,
+    while the user's own symbolic links inside a dataset keep working."""
+    target = Path(os.path.normpath(root.absolute() / name))
+    real = target.resolve()
+    if not any(target.is_relative_to(a) or real.is_relative_to(a.resolve()) for a in allowed):
+        where = "the dataset folder" + (" and its listed sources" if len(allowed) > 1 else "")
+        raise CvaeganError(f"{path}: '{name}' lies outside {where}; refusing to read it")
+    return target
+
+
+def _list(value: Any, what: str, path: Path) -> list[Any]:
+    if not isinstance(value, list):
+        raise CvaeganError(f"{path}: '{what}' must be a list, not {type(value).__name__}")
+    return value
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _scan(root: Path, folders: list[str], names: list[str], manifest: dict[str, Any] | None) -> DatasetIndex:
@@ -135,4 +186,9 @@ def _scan(root: Path, folders: list[str], names: list[str], manifest: dict[str, 
         raise CvaeganError(f"{root}: no class subfolders found (expected DATA/<class>/<image>)")
     if not files:
         raise CvaeganError(f"{root}: no images found in its {len(folders)} class folders")
+    empty = sorted(set(range(len(folders))) - set(labels))
+    if empty:
+        shown = ", ".join(folders[k] for k in empty[:5]) + (" …" if len(empty) > 5 else "")
+        warnings.warn(f"{root}: {len(empty)} of {len(folders)} class folders hold no image and stay empty "
+                      f"classes: {shown}", stacklevel=2)
     return DatasetIndex(root, names, files, labels, [None] * len(files), manifest)

@@ -13,6 +13,7 @@ import torch
 from cvaegan_cli.device import autocast
 from cvaegan_cli.errors import CvaeganError
 from cvaegan_cli.images import save_grid, to_pil, save_png
+from cvaegan_cli.naming import distinct_folders
 from models import CVAEGAN
 
 
@@ -46,6 +47,11 @@ def safe_name(name: str) -> str:
     """A class name as a folder name: no separators, no leading dots."""
     out = re.sub(r"[^\w\-. ]+", "_", name).strip().replace(" ", "_").lstrip(".")
     return out or "class"
+
+
+def class_folders(class_names: list[str]) -> list[str]:
+    """One distinct folder per class (`naming.distinct_folders` of `safe_name`)."""
+    return distinct_folders([safe_name(n) for n in class_names])
 
 
 @torch.no_grad()
@@ -82,6 +88,7 @@ def sample_to_files(model: CVAEGAN, class_names: list[str], classes: list[int], 
     grid = save_grid(x, out, nrow=None if len(classes) == 1 else n)
     files: list[Path] = []
     if separate is not None:
+        folders = class_folders(class_names)
         for j, (img, y) in enumerate(zip(x, labels.tolist())):
-            files.append(save_png(to_pil(img), separate / safe_name(class_names[y]) / f"{seed}_{j % n:05d}.png"))
+            files.append(save_png(to_pil(img), separate / folders[y] / f"{seed}_{j % n:05d}.png"))
     return SampleResult(grid, files, classes)

@@ -49,6 +49,7 @@ from cvaegan_cli.distributed import DistContext
 from cvaegan_cli.errors import CvaeganError
 from cvaegan_cli.images import save_grid
 from cvaegan_cli.locking import folder_lock
+from cvaegan_cli.outputs import check_out_dir
 from cvaegan_cli.progress import make_progress
 from models import CVAEGAN, CVAEGANConfig, LossConfig, ModelConfig, OptimConfig, make_checkpoint, train_step
 from models.algorithm import make_optimizers
@@ -164,6 +165,7 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
     if opts.batch_size % ctx.world_size:
         raise CvaeganError(f"--batch-size {opts.batch_size} is the global batch and must be divisible by "
                            f"the {ctx.world_size} processes")
+    check_out_dir(opts.out)
     run_dir = opts.out / (opts.name or _default_name(opts))
     ckpt_dir = run_dir / "checkpoints"
     latest = ckpt_dir / "latest.pt"

@@ -247,3 +247,242 @@ def test_resume_from_an_export_is_one_line(shapes, tmp_path, capsys):
     code, _, err = cli(["train", shapes, "--out", tmp_path / "runs", "--name", "r", "--resume", "--device", "cpu"],
                        capsys)
     assert_one_error(code, err, "--resume", "optimizer")
+
+
+# ---------------------------------------------------------------- 5, 11: manifests contained and well-formed
+
+def _manifest(root: Path, **fields) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    body = {"format": "cvaegan-dataset", "version": 1, "kind": "folder",
+            "classes": [{"index": 0, "name": "a", "folder": "a"}]}
+    body.update(fields)
+    (root / "dataset.json").write_text(json.dumps(body))
+    return root
+
+
+HOSTILE_MANIFESTS = {
+    "item escapes with ..": ({"items": [{"file": "../outside.png", "class": 0}]}, "outside the dataset folder"),
+    "absolute item": ({"items": [{"file": "/etc/passwd", "class": 0}]}, "outside the dataset folder"),
+    "class folder /": ({"classes": [{"index": 0, "name": "root", "folder": "/"}]}, "outside the dataset folder"),
+    "class folder ..": ({"classes": [{"index": 0, "name": "up", "folder": "../.."}]}, "outside the dataset folder"),
+    "class without index": ({"classes": [{"name": "a"}]}, "integer 'index'"),
+    "classes not a list": ({"classes": {"a": 0}}, "'classes' must be a list"),
+    "duplicate indices": ({"classes": [{"index": 0, "name": "a"}, {"index": 0, "name": "b"}]}, "each once"),
+    "item without class": ({"items": [{"file": "a/x.png"}]}, "has class None"),
+    "class as a word": ({"items": [{"file": "a/x.png", "class": "zero"}]}, "has class 'zero'"),
+    "class 1e999": ("1e999", "has class inf"),
+    "item without file": ({"items": [{"class": 0}]}, "'file' string"),
+    "items not a list": ({"items": "a/x.png"}, "'items' must be a list"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_MANIFESTS))
+def test_hostile_manifests_are_one_line_errors(case, tmp_path, capsys):
+    fields, needle = HOSTILE_MANIFESTS[case]
+    data = tmp_path / "data"
+    if fields == "1e999":  # json.dumps cannot write it; the raw text can hold it
+        _manifest(data)
+        text = (data / "dataset.json").read_text()[:-1] + ', "items": [{"file": "a/x.png", "class": 1e999}]}'
+        (data / "dataset.json").write_text(text)
+    else:
+        _manifest(data, **fields)
+    make_shapes_dataset(data, classes=1, per_class=2)
+    (data / "a").mkdir(exist_ok=True)
+    for cmd in (["train", data, "--steps", "1", "--device", "cpu", "--out", tmp_path / "runs"],
+                ["judge", "train", data, "--out", tmp_path / "j.pt", "--epochs", "1"]):
+        code, _, err = cli(cmd, capsys)
+        assert_one_error(code, err, needle)
+    assert not list((tmp_path / "runs").glob("*/checkpoints/*.pt"))
+
+
+def test_merged_manifests_may_point_at_their_sources_only(tmp_path):
+    from cvaegan_cli.manifest import index_dataset
+
+    real = make_shapes_dataset(tmp_path / "real", classes=1, per_class=2)
+    img = next(real.rglob("*.png")).resolve()
+    ok = _manifest(tmp_path / "m1", kind="merged", sources={"real": str(real.resolve())},
+                   items=[{"file": str(img), "class": 0}])
+    assert index_dataset(ok).files == [img]
+    bad = _manifest(tmp_path / "m2", kind="merged", sources={"real": str(real.resolve())},
+                    items=[{"file": str(img), "class": 0}, {"file": "/etc/hostname", "class": 0}])
+    with pytest.raises(CvaeganError, match="outside the dataset folder and its listed sources"):
+        index_dataset(bad)
+
+
+# ---------------------------------------------------------------- 2, 10, 14, 18: where outputs go
+
+@pytest.fixture(scope="module")
+def ckpt_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("ckpt") / "c.pt"
+    save_checkpoint(path, _tiny_ckpt())
+    return path
+
+
+def test_out_naming_a_folder_or_a_file_is_one_line(ckpt_file, shapes, tmp_path, capsys):
+    (tmp_path / "dir.png").mkdir()
+    (tmp_path / "file").write_text("x")
+    cases = [
+        (["sample", "-c", "0", "--ckpt", ckpt_file, "-o", tmp_path / "dir.png"], "is a folder"),
+        (["sample", "-c", "0", "--ckpt", ckpt_file, "-o", tmp_path / "file" / "g.png"], "is a file, not a folder"),
+        (["train", shapes, "--out", tmp_path / "file", "--device", "cpu"], "is a file"),
+        (["toy", "--out", tmp_path / "file"], "is a file"),
+        (["judge", "train", shapes, "--out", tmp_path / "dir.png"], "is a folder"),
+        (["augment", "--ckpt", ckpt_file, "--per-class", "1", "--out", tmp_path / "file"], "is a file"),
+        (["prepare", "folder", shapes, "--out", tmp_path / "file"], "is a file"),
+    ]
+    for args, needle in cases:
+        code, _, err = cli(args, capsys)
+        assert_one_error(code, err, needle)
+
+
+def test_record_beside_an_output_never_replaces_a_dataset_manifest(ckpt_file, tmp_path, capsys):
+    data = _manifest(tmp_path / "data")
+    before = (data / "dataset.json").read_text()
+    code, _, err = cli(["sample", "-c", "0", "--ckpt", ckpt_file, "-o", data / "dataset.png", "--device", "cpu"], capsys)
+    assert_one_error(code, err, "not a record of a cvaegan command")
+    assert (data / "dataset.json").read_text() == before and not (data / "dataset.png").exists()
+    code, _, err = cli(["sample", "-c", "0", "--ckpt", ckpt_file, "-o", tmp_path / "g.png", "--device", "cpu"], capsys)
+    assert code == 0, err
+    code, _, err = cli(["sample", "-c", "0", "--ckpt", ckpt_file, "-o", tmp_path / "g.png", "--device", "cpu"], capsys)
+    assert code == 0, err  # its own record from the first run may be replaced
+
+
+def test_grid_suffix_decides_the_format(ckpt_file, tmp_path, capsys):
+    from PIL import Image
+
+    code, _, err = cli(["sample", "-c", "0", "--ckpt", ckpt_file, "-o", tmp_path / "g.jpg", "--device", "cpu"], capsys)
+    assert code == 0, err
+    assert Image.open(tmp_path / "g.jpg").format == "JPEG"
+    code, _, err = cli(["sample", "-c", "0", "--ckpt", ckpt_file, "-o", tmp_path / "g.gif", "--device", "cpu"], capsys)
+    assert_one_error(code, err, "cannot write '.gif'")
+
+
+def test_augment_out_onto_a_dataset_is_refused(ckpt_file, tmp_path, capsys):
+    data = make_shapes_dataset(tmp_path / "data", classes=2, per_class=2)
+    _manifest(data, classes=[{"index": 0, "name": "a", "folder": "class_0"}, {"index": 1, "name": "b", "folder": "class_1"}])
+    before = (data / "dataset.json").read_text()
+    base = ["augment", "--ckpt", ckpt_file, "--per-class", "1", "--device", "cpu"]
+    code, _, err = cli(base + ["--merge-with", data, "--out", data, "--overwrite"], capsys)
+    assert_one_error(code, err, "--merge-with dataset")
+    code, _, err = cli(base + ["--out", data], capsys)
+    assert_one_error(code, err, "not empty", "--overwrite")
+    assert (data / "dataset.json").read_text() == before
+    code, _, err = cli(base + ["--out", tmp_path / "aug"], capsys)
+    assert code == 0, err
+    code, _, err = cli(base + ["--out", tmp_path / "aug"], capsys)  # its own run: resumes (nothing left)
+    assert code == 0, err
+
+
+def test_prepare_out_inside_raw_or_onto_other_files_is_refused(shapes, tmp_path, capsys):
+    raw = tmp_path / "raw"
+    shutil.copytree(shapes, raw)
+    code, _, err = cli(["prepare", "folder", raw, "--out", raw / "out", "--size", "32"], capsys)
+    assert_one_error(code, err, "inside RAW")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    code, _, err = cli(["prepare", "folder", raw, "--out", other, "--size", "32"], capsys)
+    assert_one_error(code, err, "not empty")
+    code, _, err = cli(["prepare", "folder", raw, "--out", tmp_path / "prep", "--size", "32", "-j", "1"], capsys)
+    assert code == 0, err
+    code, _, err = cli(["prepare", "folder", raw, "--out", tmp_path / "prep", "--size", "32", "-j", "1"], capsys)
+    assert code == 0, err  # a rerun of its own folder resumes
+
+
+def test_prepare_and_augment_take_the_folder_lock(ckpt_file, shapes, tmp_path, capsys):
+    with folder_lock(tmp_path / "prep"):
+        code, _, err = cli(["prepare", "folder", shapes, "--out", tmp_path / "prep", "--size", "32"], capsys)
+        assert_one_error(code, err, "in use by another cvaegan process")
+    with folder_lock(tmp_path / "aug"):
+        code, _, err = cli(["augment", "--ckpt", ckpt_file, "--per-class", "1", "--out", tmp_path / "aug",
+                            "--device", "cpu"], capsys)
+        assert_one_error(code, err, "in use by another cvaegan process")
+
+
+# ---------------------------------------------------------------- 1: names that are not UTF-8
+
+def test_latin1_file_names_are_carried_through_prepare_train_and_evaluate(tmp_path, capsys):
+    """Latin-1 bytes in a class folder and a file name (old photo archives): prepare writes a
+    manifest that names them losslessly, train and judge read them, nothing crashes."""
+    raw = make_shapes_dataset(tmp_path / "raw", classes=2, per_class=6)
+    latin = os.fsdecode(b"Jos\xe9")
+    os.rename(raw / "class_0", raw / latin)
+    first = sorted((raw / latin).iterdir())[0]
+    os.rename(first, raw / latin / os.fsdecode(b"caf\xe9.png"))
+    code, _, err = cli(["prepare", "folder", raw, "--out", tmp_path / "prep", "--size", "32", "-j", "1"], capsys)
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "prep" / "dataset.json").read_bytes().decode("utf-8"))
+    assert manifest["classes"][0]["name"] == latin  # the \udce9 escape reads back as the same name
+    code, _, err = cli(["train", raw, "--out", tmp_path / "runs", "--name", "r", "-r", "32", "--width", "0.125",
+                        "--latent-dim", "8", "-b", "4", "--steps", "1", "--device", "cpu", "--workers", "0",
+                        "--cache-dir", tmp_path / "cache"], capsys)
+    assert code == 0, err
+    assert load_checkpoint(tmp_path / "runs" / "r" / "checkpoints" / "latest.pt")["class_names"][0] == latin
+    code, _, err = cli(["judge", "train", raw, "--out", tmp_path / "j.pt", "--epochs", "1", "-r", "32", "--width", "4",
+                        "--workers", "0", "--cache-dir", tmp_path / "cache", "--device", "cpu"], capsys)
+    assert code == 0, err
+
+
+# ---------------------------------------------------------------- 3: one folder per class, always
+
+def test_distinct_folders_never_collide():
+    from cvaegan_cli.naming import distinct_folders
+    from cvaegan_cli.prepare.common import unique_folders
+    from cvaegan_cli.sampling import class_folders
+
+    assert distinct_folders(["a", "a_2", "a", "A"]) == ["a", "a_2", "a_3", "A_4"]
+    for namer in (class_folders, unique_folders):
+        folders = namer(["Ann Lee", "Ann_Lee", "ann lee", "Bob", "bob", "mix_00000"])
+        assert len({f.lower() for f in folders}) == 6, folders
+
+
+def test_sample_separate_and_augment_keep_colliding_classes_apart(tmp_path, capsys):
+    model = CVAEGAN(CVAEGANConfig(ModelConfig(num_classes=3, resolution=32, latent_dim=8, width=0.125)))
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, make_checkpoint(model, class_names=["Ann Lee", "Ann_Lee", "ann lee"], step=1))
+    code, _, err = cli(["sample", "-c", "all", "-n", "2", "--ckpt", path, "-o", tmp_path / "g.png",
+                        "--separate", tmp_path / "sep", "--device", "cpu"], capsys)
+    assert code == 0, err
+    assert len(list((tmp_path / "sep").iterdir())) == 3 and len(list((tmp_path / "sep").rglob("*.png"))) == 6
+    code, _, err = cli(["augment", "--ckpt", path, "--per-class", "2", "--out", tmp_path / "aug", "--device", "cpu"],
+                       capsys)
+    assert code == 0, err
+    from cvaegan_cli.manifest import index_dataset
+
+    index = index_dataset(tmp_path / "aug")
+    assert sorted(index.labels) == [0, 0, 1, 1, 2, 2] and len(set(index.files)) == 6
+
+
+# ---------------------------------------------------------------- 16, 18: decoding
+
+def test_decompression_bomb_limit_fits_photos(tmp_path):
+    from PIL import Image
+
+    from cvaegan_cli.data import load_image_square
+
+    assert Image.MAX_IMAGE_PIXELS <= 64_000_000
+    big = tmp_path / "bomb.png"
+    Image.new("L", (9000, 8000)).save(big)  # 72 Mpx of zeros: a few KB on disk
+    with pytest.raises(Image.DecompressionBombWarning):
+        load_image_square(big, 32)
+
+
+def test_float_tiffs_keep_their_values(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from cvaegan_cli.data import load_image_square
+
+    arr = np.full((40, 40), 0.5, dtype=np.float32)
+    Image.fromarray(arr, mode="F").save(tmp_path / "f.tif")
+    out = load_image_square(tmp_path / "f.tif", 32)
+    assert abs(int(out.mean()) - 128) <= 1  # not black
+
+
+def test_empty_class_folders_warn(tmp_path):
+    from cvaegan_cli.manifest import index_dataset
+
+    data = make_shapes_dataset(tmp_path / "d", classes=2, per_class=2)
+    (data / "empty_class").mkdir()
+    with pytest.warns(UserWarning, match="1 of 3 class folders hold no image.*empty_class"):
+        index_dataset(data)

@@ -33,9 +33,12 @@ from cvaegan_cli.apps.common import LoadedModel
 from cvaegan_cli.atomic import atomic_path, atomic_write_json, fsync_dir
 from cvaegan_cli.device import autocast, resolve_precision
 from cvaegan_cli.errors import CvaeganError
-from cvaegan_cli.manifest import MANIFEST_NAME, index_dataset, new_manifest
+from cvaegan_cli.locking import folder_lock
+from cvaegan_cli.manifest import IMAGE_EXTENSIONS, MANIFEST_NAME, index_dataset, new_manifest
+from cvaegan_cli.naming import distinct_folders
+from cvaegan_cli.outputs import claim_out_dir
 from cvaegan_cli.progress import make_progress
-from cvaegan_cli.sampling import safe_name
+from cvaegan_cli.sampling import class_folders, safe_name
 
 PLAN_NAME = "augment.json"
 PLAN_FORMAT = "cvaegan-augment"
@@ -53,6 +56,7 @@ class AugmentOptions:
     png_level: int = 1          # zlib level: 1 is ~3× faster than 6 for ~15% more bytes
     fsync: bool = True
     precision: str = "auto"     # auto | bf16 | fp32; a resumed run keeps the first run's
+    overwrite: bool = False     # write into a non-empty OUT that holds no augment run
 
     def validate(self, num_classes: int) -> None:
         if min(self.per_class, self.new_identities, self.per_identity) < 0:
@@ -103,15 +107,17 @@ def plan_units(class_names: list[str], opts: AugmentOptions) -> list[Unit]:
     same options plans the same images."""
     units: list[Unit] = []
     k = len(class_names)
+    mixes = [f"mix_{i:05d}" for i in range(opts.new_identities)]
+    folders = distinct_folders([safe_name(n) for n in class_names] + mixes)  # a class may be called mix_00000
     if opts.per_class:
         for c, name in enumerate(class_names):
-            units.append(Unit("class", name, safe_name(name), opts.per_class, _seed(opts.seed, 0, c), [c], [1.0]))
+            units.append(Unit("class", name, folders[c], opts.per_class, _seed(opts.seed, 0, c), [c], [1.0]))
     for i in range(opts.new_identities):
         rng = np.random.default_rng(np.random.SeedSequence([opts.seed, 1, i]))
         classes = sorted(int(v) for v in rng.choice(k, MIX_SIZE, replace=False))
         weights = [float(w) for w in rng.dirichlet(np.ones(MIX_SIZE))]
-        name = f"mix_{i:05d}"
-        units.append(Unit("mix", name, name, opts.per_identity, int(rng.integers(0, 2**31 - 1)), classes, weights))
+        name = mixes[i]
+        units.append(Unit("mix", name, folders[k + i], opts.per_identity, int(rng.integers(0, 2**31 - 1)), classes, weights))
     first = 0
     for u in units:
         u.first_item = first
@@ -301,6 +307,21 @@ def augment(loaded: LoadedModel, out: str | os.PathLike[str], opts: AugmentOptio
     image is on disk (tests use it to interrupt a run at a chosen point)."""
     out = Path(out)
     opts.validate(loaded.num_classes)
+    claim_out_dir(out, marker=PLAN_NAME, job="augment", overwrite=opts.overwrite)
+    if merge_with is not None and _same_or_inside(out, Path(merge_with)):
+        raise CvaeganError(f"--out {out} is the --merge-with dataset or inside it; its dataset.json would be "
+                           "replaced: pick another --out")
+    with folder_lock(out, "augment output folder"):
+        return _augment(loaded, out, opts, merge_with, console, on_image)
+
+
+def _same_or_inside(out: Path, data: Path) -> bool:
+    data = data.parent if data.suffix == ".json" else data
+    return out.resolve() == data.resolve() or out.resolve().is_relative_to(data.resolve())
+
+
+def _augment(loaded: LoadedModel, out: Path, opts: AugmentOptions, merge_with: str | os.PathLike[str] | None,
+             console: Console | None, on_image: Callable[[int], None] | None) -> AugmentResult:
     opts.precision = resolve_precision(loaded.device, opts.precision)
     units = plan_units(loaded.class_names, opts)
     record = _plan_record(loaded, opts, units)
@@ -413,7 +434,6 @@ def write_merged(out: Path, synthetic: dict[str, Any], real_index: Any, folder: 
     Where symbolic links are impossible, the manifest points at the files by absolute path."""
     root = out / folder
     names = list(real_index.class_names)
-    folders = [safe_name(n) for n in names]
     by_name = {n: i for i, n in enumerate(names)}
     syn_label = []
     for c in synthetic["classes"]:
@@ -421,8 +441,8 @@ def write_merged(out: Path, synthetic: dict[str, Any], real_index: Any, folder: 
         if key not in by_name:
             by_name[key] = len(names)
             names.append(key)
-            folders.append(c["folder"])
         syn_label.append(by_name[key])
+    folders = class_folders(names)
     entries: list[tuple[Path, int, str | None, str, bool]] = []  # source, label, split, link name, synthetic
     for f, y, s in zip(real_index.files, real_index.labels, real_index.splits):
         rel = Path(f).resolve()
@@ -441,7 +461,8 @@ def write_merged(out: Path, synthetic: dict[str, Any], real_index: Any, folder: 
             item["source"] = str(src)
         items.append(item)
     classes = [{"index": i, "name": n, "folder": folders[i], "count": counts[i]} for i, n in enumerate(names)]
-    manifest = new_manifest("merged", classes, items, sources={"real": str(real_index.root), "synthetic": str(out)},
+    manifest = new_manifest("merged", classes, items, sources={"real": str(Path(real_index.root).resolve()),
+                                                        "synthetic": str(out.resolve())},
                             size=synthetic.get("size"))
     atomic_write_json(root / MANIFEST_NAME, manifest)
     return root
@@ -461,7 +482,7 @@ def _try_links(root: Path, entries: list, folders: list[str]) -> list[bool]:
     out = []
     ok = True
     for src, y, split, link, _ in entries:
-        if split == "test" or not ok:
+        if split == "test" or not ok or src.suffix.lower() not in IMAGE_EXTENSIONS:  # never link a non-image
             out.append(False)
             continue
         dst = root / folders[y] / link

@@ -41,6 +41,8 @@ def augment_cmd(
     png_level: int = typer.Option(1, "--png-level", help="PNG compression 0-9 (1: fast, ~15% larger than 6)."),
     no_fsync: bool = typer.Option(False, "--no-fsync", help="Skip fsync per image (faster on slow disks; a "
                                   "killed run still leaves no partial file, an OS crash might)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty OUT that holds no "
+                                   "augment run (refused otherwise, so no dataset is replaced by mistake)."),
     dry: bool = typer.Option(False, "--dry-run", help="Print what would be written and its disk size."),
     ckpt: Path = typer.Option(None, "--ckpt", help="Checkpoint (default: newest runs/*/checkpoints/latest.pt)."),
     runs: Path = typer.Option(Path("runs"), "--runs", help="Where to look for the newest checkpoint."),
@@ -52,7 +54,7 @@ def augment_cmd(
     """Generate synthetic training data: more images of existing classes and/or new mixed identities."""
     opts = AugmentOptions(per_class=per_class, new_identities=new_identities, per_identity=per_identity,
                           seed=seed, batch_size=batch_size, writers=writers, png_level=png_level,
-                          fsync=not no_fsync, precision=precision)
+                          fsync=not no_fsync, precision=precision, overwrite=overwrite)
     loaded = load_model(ckpt, runs, device, needs="G", purpose="augment")
     opts.validate(loaded.num_classes)
     if dry:

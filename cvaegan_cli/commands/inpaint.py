@@ -15,6 +15,7 @@ from cvaegan_cli.apps.paste import paste_edit
 from cvaegan_cli.atomic import atomic_write_json
 from cvaegan_cli.errors import CvaeganError, cli_errors
 from cvaegan_cli.images import grid_image, save_png
+from cvaegan_cli.outputs import image_output
 
 EPILOG = """[bold]Examples[/]
 
@@ -67,6 +68,7 @@ def inpaint_cmd(
     steps = inpaint(loaded, x0[None], m[None], choice.vector[None], iters)
     result = steps[-1][0]
     out = out or Path("inpaint") / f"{photo.stem}.png"
+    record_file = image_output(out)
     strip_path = out.with_name(out.stem + "-strip.png")
     save_png(grid_image(torch.stack([inp.x] + [s[0] for s in steps]), nrow=len(steps) + 1), strip_path)
     crop = tensor_to_array(result)
@@ -80,7 +82,7 @@ def inpaint_cmd(
         width = None
         save_png(Image.fromarray(crop), out)
         where = f"{res}×{res} crop"
-    atomic_write_json(out.with_suffix(".json"), {
+    atomic_write_json(record_file, {
         "command": "inpaint", "checkpoint": str(loaded.path), "step": loaded.step, "input": inp.record(),
         "iters": iters, "seed": seed, "mask": {"source": source, "box": used_box, "file": str(mask) if mask else None,
                                                "pixels": int(m_np.sum()), "fill": how},

@@ -12,6 +12,7 @@ from cvaegan_cli.apps.faces import load_inputs, mode_from_flags
 from cvaegan_cli.apps.morph import encode_mu, label_morph, latent_morph, write_morph
 from cvaegan_cli.atomic import atomic_write_json
 from cvaegan_cli.errors import CvaeganError, cli_errors
+from cvaegan_cli.outputs import image_output
 from cvaegan_cli.sampling import resolve_class
 
 EPILOG = """[bold]Examples[/]
@@ -75,6 +76,7 @@ def morph_cmd(
             zsrc = f"N(0, I) with seed {seed}"
         frames, t = label_morph(loaded, z, cx, cy, steps)
         out = out or Path("morph") / f"class{kx}-to-class{ky}.png"
+        image_output(out)
         files = write_morph(frames, out, gif_ms=gif_ms)
         record.update(mode="label", from_class=kx, to_class=ky, z=zsrc, t=[round(v, 4) for v in t.tolist()])
         msg = f"label morph {names[kx]} → {names[ky]} with z = {zsrc}"
@@ -84,6 +86,7 @@ def morph_cmd(
         typer.echo(f"class: {choice.describe(names)}")
         frames, alphas = latent_morph(loaded, a.x, b.x, choice.vector, steps)
         out = out or Path("morph") / f"{a.path.stem}-{b.path.stem}.png"
+        image_output(out)
         files = write_morph(frames, out, ends=(a.x, b.x), gif_ms=gif_ms)
         record.update(mode="latent", **{"class": choice.record(names)}, alpha=[round(v, 4) for v in alphas.tolist()])
         msg = f"morph {a.path.name} → {b.path.name}"

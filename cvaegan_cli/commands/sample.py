@@ -12,6 +12,7 @@ from cvaegan_cli.checkpoint_io import inference_model, load_checkpoint, resolve_
 from cvaegan_cli.device import resolve_device
 from cvaegan_cli.errors import CvaeganError, cli_errors
 from cvaegan_cli.options import MAX_IMAGES
+from cvaegan_cli.outputs import check_out_dir, image_output
 from cvaegan_cli.sampling import resolve_class, sample_to_files
 
 EPILOG = """[bold]Examples[/]
@@ -43,9 +44,12 @@ def sample_cmd(
     model = inference_model(state, resolve_device(device))
     tag = "all" if len(classes) > 1 else str(classes[0])
     out = out or Path("samples") / f"class-{tag}-seed{seed}.png"
+    record = image_output(out)
+    if separate is not None:
+        check_out_dir(separate, "--separate")
     with torch.inference_mode():
         result = sample_to_files(model, names, classes, n, seed, out, separate)
-    atomic_write_json(out.with_suffix(".json"), {
+    atomic_write_json(record, {
         "command": "sample", "checkpoint": str(path), "step": state["step"], "classes": classes,
         "class_names": [names[c] for c in classes], "n": n, "seed": seed, "grid": str(result.grid),
         "files": [str(f) for f in result.files]})

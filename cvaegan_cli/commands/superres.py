@@ -13,6 +13,7 @@ from cvaegan_cli.apps.superres import SCALES, bicubic, down, super_resolve
 from cvaegan_cli.atomic import atomic_write_json
 from cvaegan_cli.errors import CvaeganError, cli_errors
 from cvaegan_cli.images import grid_image, save_png, to_pil
+from cvaegan_cli.outputs import image_output
 
 EPILOG = """[bold]Examples[/]
 
@@ -57,6 +58,7 @@ def superres_cmd(
     steps = super_resolve(loaded, y[None], choice.vector[None], scale, iters)
     result = steps[-1][0]
     out = out or Path("superres") / f"{lowres.stem}-x{scale}.png"
+    record_file = image_output(out)
     strip = out.with_name(out.stem + "-strip.png")
     save_png(to_pil(result), out)
     save_png(grid_image(torch.stack([base] + [s[0] for s in steps[1:]]), nrow=len(steps)), strip)
@@ -71,7 +73,7 @@ def superres_cmd(
         p_ours, p_bic = psnr(result, ref), psnr(base, ref)
         record.update(reference=str(reference), psnr=round(p_ours, 3), psnr_bicubic=round(p_bic, 3))
         msg += f"; PSNR vs reference: ours {p_ours:.2f} dB, bicubic {p_bic:.2f} dB"
-    atomic_write_json(out.with_suffix(".json"), record)
+    atomic_write_json(record_file, record)
     typer.echo(msg)
 
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from cvaegan_cli import __version__
 from cvaegan_cli.atomic import atomic_write_json
 from cvaegan_cli.errors import CvaeganError, cli_errors
+from cvaegan_cli.outputs import check_out_dir
 from cvaegan_cli.progress import make_progress
 from cvaegan_cli.toy import METHODS, ToyConfig, config_record, default_snapshots, panel_image, save_panel, train_toy
 
@@ -42,6 +43,7 @@ def toy_cmd(
     """Train a GAN, a WGAN and a mean-feature-matching GAN on the 2-D ring of §4 / Fig. 4 and
     measure, over iterations, the ring coverage (fraction of angular sectors with a generated point
     on the ring) and the mean distance of generated points to the ring."""
+    check_out_dir(out)
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
     bad = [m for m in chosen if m not in METHODS]
     if bad or not chosen:

@@ -43,6 +43,7 @@ from cvaegan_cli.evaluation import metrics as M
 from cvaegan_cli.evaluation.fidelity import artifact_ratios, reconstruction_quality
 from cvaegan_cli.evaluation.judge import heldout_rows, judge_outputs, load_judge, relative_names, to_float
 from cvaegan_cli.images import save_grid
+from cvaegan_cli.outputs import check_out_file
 from cvaegan_cli.progress import make_progress
 from cvaegan_cli.sampling import sample
 from models import CVAEGAN
@@ -79,6 +80,8 @@ def evaluate(opts: EvaluateOptions, console: Console | None = None) -> dict[str,
     console = console or Console(stderr=True)
     if opts.per_class < 2:
         raise CvaeganError("--per-class must be at least 2 (diversity needs pairs)")
+    if opts.out:
+        check_out_file(Path(opts.out))
     t0 = time.perf_counter()
     device = resolve_device(opts.device)
     state = load_checkpoint(opts.ckpt)

@@ -43,6 +43,7 @@ from cvaegan_cli.checkpoint_io import load_weights_only, torch_save_atomic
 from cvaegan_cli.data import ImageCache, build_cache
 from cvaegan_cli.device import configure, resolve_device
 from cvaegan_cli.errors import CvaeganError
+from cvaegan_cli.outputs import check_out_file, record_path
 from cvaegan_cli.progress import make_progress
 
 JUDGE_FORMAT = "cvaegan-judge"
@@ -268,6 +269,8 @@ def train_judge(opts: JudgeTrainOptions, console: Console | None = None) -> Judg
     console = console or Console(stderr=True)
     if opts.epochs < 1 or opts.batch_size < 2:
         raise CvaeganError("--epochs must be ≥ 1 and --batch-size ≥ 2")
+    path = Path(opts.out) if opts.out else default_judge_path(opts.data, opts.resolution)
+    record_file = record_path(check_out_file(path))  # before decoding anything
     device = resolve_device(opts.device)
     configure(device)
     torch.manual_seed(opts.seed)
@@ -328,7 +331,6 @@ def train_judge(opts: JudgeTrainOptions, console: Console | None = None) -> Judg
     train_acc = float((probs_tr.argmax(1) == labels[split.train]).double().mean())
     heldout_acc = float((probs_he.argmax(1) == labels[split.heldout]).double().mean())
     names = relative_names(cache)
-    path = Path(opts.out) if opts.out else default_judge_path(opts.data, opts.resolution)
     ckpt = {
         "format": JUDGE_FORMAT, "version": JUDGE_VERSION, "config": asdict(cfg),
         "class_names": list(cache.class_names),
@@ -344,7 +346,7 @@ def train_judge(opts: JudgeTrainOptions, console: Console | None = None) -> Judg
                  "saved": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")},
     }
     torch_save_atomic(path, ckpt)
-    atomic_write_json(path.with_suffix(".json"), {
+    atomic_write_json(record_file, {
         "command": "judge train", "judge": str(path), "data": ckpt["meta"]["data"], "config": ckpt["config"],
         "train": ckpt["train"], "metrics": ckpt["metrics"], "split_source": split.source,
         "classes": ckpt["class_names"], "meta": ckpt["meta"]})

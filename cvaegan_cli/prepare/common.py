@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cvaegan_cli.manifest import IMAGE_EXTENSIONS
+from cvaegan_cli.naming import distinct_folders
 
 KINDS = ("faces", "facescrub", "flowers", "cub", "folder")
 FACE_KINDS = ("faces", "facescrub")
@@ -115,15 +116,8 @@ def safe_name(name: str, fallback: str = "item", max_len: int = 80) -> str:
 
 
 def unique_folders(names: list[str]) -> list[str]:
-    """safe_name for each, with _2, _3 … appended where two names clash (case-insensitively)."""
-    seen: dict[str, int] = {}
-    out = []
-    for i, n in enumerate(names):
-        base = safe_name(n, f"class_{i:04d}")
-        key = base.lower()
-        seen[key] = seen.get(key, 0) + 1
-        out.append(base if seen[key] == 1 else f"{base}_{seen[key]}")
-    return out
+    """safe_name for each, made distinct (`naming.distinct_folders`)."""
+    return distinct_folders([safe_name(n, f"class_{i:04d}") for i, n in enumerate(names)])
 
 
 def crop_name(rel_in_class: str) -> str:

@@ -28,7 +28,9 @@ from rich.table import Table
 
 from cvaegan_cli.atomic import atomic_path, atomic_write_text
 from cvaegan_cli.errors import CvaeganError
+from cvaegan_cli.locking import folder_lock
 from cvaegan_cli.manifest import MANIFEST_NAME, new_manifest
+from cvaegan_cli.outputs import claim_out_dir
 from cvaegan_cli.prepare.common import (FACE_KINDS, FITS, KINDS, MASKS, PICKS, Job, Plan, PrepareOptions,
                                         reject)
 
@@ -77,6 +79,10 @@ def validate(opts: PrepareOptions) -> None:
     raw, out = opts.raw.resolve(), opts.out.resolve()
     if out == raw or raw.is_relative_to(out):
         raise CvaeganError(f"--out {opts.out} must not be RAW or contain it")
+    if out.is_relative_to(raw):
+        raise CvaeganError(f"--out {opts.out} is inside RAW: a rerun would read its own crops as a class; "
+                           "put it beside RAW")
+    claim_out_dir(opts.out, marker=STATE_DIR, job="prepare", overwrite=opts.overwrite)
 
 
 def scan(opts: PrepareOptions) -> Plan:
@@ -189,6 +195,12 @@ def prepare(opts: PrepareOptions, console: Console | None = None, show_progress:
     console = console or Console(stderr=True)
     validate(opts)
     opts.raw, opts.out = opts.raw.resolve(), opts.out.resolve()
+    with folder_lock(opts.out, "prepare output folder"):
+        return _prepare(opts, console, show_progress, on_result)
+
+
+def _prepare(opts: PrepareOptions, console: Console, show_progress: bool,
+             on_result: Callable[[dict[str, Any]], None] | None) -> PrepareResult:
     plan = scan(opts)
     detector = None
     if opts.kind in FACE_KINDS:  # fail early, with one line, when the model is missing or broken
