@@ -4,12 +4,13 @@ registers itself through `register(app)`."""
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 import warnings
 
 import typer
 
-from cvaegan_cli.errors import exit_code_of, one_line
+from cvaegan_cli.errors import exit_code_of, one_line, raise_terminated
 
 app = typer.Typer(
     name="cvaegan",
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     warnings.showwarning = _show_warning
+    signal.signal(signal.SIGTERM, raise_terminated)  # `train` installs its own graceful stop over it
     code = exit_code_of(lambda: typer.main.get_command(app).main(args=argv, prog_name="cvaegan",
                                                                 standalone_mode=False))
     sys.exit(code)

@@ -19,6 +19,15 @@ class CvaeganError(Exception):
     exit_code = 1
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is (see `app.main`) so that it unwinds like Ctrl-C: every
+    `finally` runs (atomic writes remove their temp files, locks are released), then exit 143."""
+
+
+def raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or exc.__class__.__name__
 
@@ -48,6 +57,8 @@ def cli_errors(fn: F) -> F:
             if exc.errno in (errno.EACCES, errno.EROFS):
                 _die(f"cannot write {exc.filename or 'output'}: {exc.strerror}", 1)
             raise
+        except Terminated:
+            _die("terminated", 143)
         except KeyboardInterrupt:
             _die("interrupted", 130)
 
@@ -65,6 +76,9 @@ def exit_code_of(run: Callable[[], Any]) -> int:
         rv = run()
     except typer.Exit as exc:
         return exc.exit_code
+    except Terminated:
+        print("error: terminated", file=sys.stderr)
+        return 143
     except (KeyboardInterrupt, typer.Abort):
         print("error: interrupted", file=sys.stderr)
         return 130

@@ -19,7 +19,8 @@ from models.config import MAX_LATENT, RESOLUTIONS
 
 MAX_SEED = 2**63 - 1   # torch.Generator.manual_seed takes a signed 64-bit integer
 MAX_IMAGES = 10_000    # images in one grid or per class of one evaluation / sample call
-MAX_ITERS = 1_000      # Eq. 8 / back-projection iterations of inpaint and superres
+MAX_ITERS = 200        # Eq. 8 / back-projection iterations of inpaint and superres (the paper shows ≤ 10)
+MAX_EVAL_IMAGES = 200_000  # generated images of one evaluation (per class × classes), held in memory
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ BOUNDS: dict[str, Bound] = {
     "det_thresh": Bound(0, 1),
     "max_mb": POSITIVE,
     "timeout": POSITIVE,
+    "deadline": POSITIVE,
     "retries": Bound(0, 100),
     "limit": AT_LEAST_1,
     "min_face": AT_LEAST_1,

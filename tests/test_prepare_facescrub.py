@@ -7,6 +7,7 @@ import http.server
 import json
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +15,19 @@ from rich.console import Console
 
 from cvaegan_cli.prepare.download import DownloadConfig, DownloadError, fetch
 
-FAST = DownloadConfig(timeout=3.0, retries=2, max_bytes=1_000_000, backoff=0.01)
+# The test server is on 127.0.0.1, which the downloader refuses unless private hosts are allowed.
+FAST = DownloadConfig(timeout=3.0, retries=2, max_bytes=1_000_000, backoff=0.01, allow_private_hosts=True)
+
+
+def _png_bytes(side: int = 160) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -27,6 +40,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802
         self.log.append((self.path, self.headers.get("Range")))
+        if self.path == "/slow":  # a byte at a time, each well within the read timeout
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            try:
+                for _ in range(100):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up, as it should
+                pass
+            return
         if self.path == "/redirect-file":
             self.send_response(302)
             self.send_header("Location", "file:///etc/passwd")
@@ -73,21 +98,21 @@ def server() -> Iterator[tuple[str, type[_Handler]]]:
 
 def test_fetch_verifies_resumes_caps_and_refuses_other_schemes(server, tmp_path):
     base, h = server
-    body = bytes(range(256)) * 400
+    body = _png_bytes()
     sha = hashlib.sha256(body).hexdigest()
-    h.files.update({"/ok.bin": body, "/flaky.bin": body, "/big.bin": b"x" * 2_000_000})
+    h.files.update({"/ok.bin": body, "/flaky.bin": body, "/big.bin": b"x" * 2_000_000, "/text.bin": b"<html>no</html>"})
     assert fetch(f"{base}/ok.bin", tmp_path / "ok.bin", sha, FAST).read_bytes() == body
     # a transfer cut in half is resumed with a Range request, then verified
     assert fetch(f"{base}/flaky.bin", tmp_path / "flaky.bin", sha, FAST).read_bytes() == body
     assert any(p == "/flaky.bin" and r == f"bytes={len(body) // 2}-" for p, r in h.log)
     cases = [("/ok.bin", "0" * 64, "sha256_mismatch"), ("/missing.jpg", None, "dead_url"),
-             ("/big.bin", None, "too_large"), ("/redirect-file", None, "bad_url")]
+             ("/big.bin", None, "too_large"), ("/redirect-file", None, "bad_url"), ("/text.bin", None, "not_an_image")]
     for path, digest, reason in cases:
         with pytest.raises(DownloadError) as err:
             fetch(f"{base}{path}", tmp_path / "x.bin", digest, FAST)
         assert err.value.reason == reason
         assert not (tmp_path / "x.bin").exists() and not (tmp_path / "x.bin.part").exists()
-    for url in ("file:///etc/passwd", "ftp://127.0.0.1/a.jpg", "javascript:alert(1)"):
+    for url in ("file:///etc/passwd", "ftp://127.0.0.1/a.jpg", "javascript:alert(1)", "http://[::1/x", "http:///a.jpg"):
         with pytest.raises(DownloadError) as err:
             fetch(url, tmp_path / "y.bin", None, FAST)
         assert err.value.reason == "bad_url"
@@ -122,7 +147,7 @@ def test_facescrub_download_picks_listed_face_and_sanitises_names(server, test_d
     raw.mkdir()
     (raw / "facescrub_actors.txt").write_text("\n".join(rows) + "\n")
     opts = dict(kind="facescrub", raw=raw, out=tmp_path / "out", workers=1, detector=model, download=True,
-                timeout=3.0, retries=1)
+                timeout=3.0, retries=1, allow_private_hosts=True)
     res = prepare(PrepareOptions(**opts), Console(stderr=True, quiet=True), show_progress=False)
     assert res.kept == 2, res.per_reason
     assert {k: v for k, v in res.per_reason.items() if k != "extra_face"} == \
@@ -145,3 +170,22 @@ def test_facescrub_download_picks_listed_face_and_sanitises_names(server, test_d
     offline = prepare(PrepareOptions(**{**opts, "download": False}), Console(stderr=True, quiet=True),
                       show_progress=False)
     assert offline.kept == 2 and len(h.log) == requests_before
+
+
+def test_fetch_refuses_private_hosts_and_slow_servers(server, tmp_path):
+    """SSRF: loopback (and link-local, private) peers are refused by default, also when reached by a
+    redirect; a server trickling bytes within every read timeout still meets the overall deadline."""
+    base, h = server
+    h.files["/ok.png"] = _png_bytes(32)
+    strict = DownloadConfig(timeout=3.0, retries=0, backoff=0.01)
+    for url in (f"{base}/ok.png", base.replace("127.0.0.1", "localhost") + "/ok.png"):
+        with pytest.raises(DownloadError) as err:
+            fetch(url, tmp_path / "p.png", None, strict)
+        assert err.value.reason == "private_host"
+        assert not list(tmp_path.iterdir())
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError) as err:
+        fetch(f"{base}/slow", tmp_path / "s.bin", None,
+              DownloadConfig(timeout=3.0, retries=1, backoff=0.01, deadline=1.0, allow_private_hosts=True))
+    assert err.value.reason == "too_slow" and time.monotonic() - t0 < 5
+    assert not list(tmp_path.iterdir())

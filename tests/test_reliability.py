@@ -486,3 +486,121 @@ def test_empty_class_folders_warn(tmp_path):
     (data / "empty_class").mkdir()
     with pytest.warns(UserWarning, match="1 of 3 class folders hold no image.*empty_class"):
         index_dataset(data)
+
+
+# ---------------------------------------------------------------- 17: signals
+
+def _spawn(args: list, cwd: Path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "cvaegan_cli", *map(str, args)], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(cond, proc, timeout: float = 120.0) -> None:
+    import time
+
+    t0 = time.monotonic()
+    while not cond():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() - t0 < timeout, "timed out waiting for the job to start"
+        time.sleep(0.05)
+
+
+def test_sigterm_on_augment_is_one_line_and_leaves_no_temp_files(ckpt_file, tmp_path):
+    import signal
+
+    out = tmp_path / "aug"
+    proc = _spawn(["augment", "--ckpt", ckpt_file, "--per-class", "20000", "--out", out, "--device", "cpu",
+                   "-b", "64", "--writers", "1"], tmp_path)
+    _wait_for(lambda: len(list(out.rglob("*.png"))) >= 64, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert [line for line in err.splitlines() if line.startswith("error")] == ["error: terminated"]
+    assert "Traceback" not in err
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_second_ctrl_c_during_training_exits_130(shapes, tmp_path):
+    import signal
+
+    run = tmp_path / "runs" / "r"
+    proc = _spawn(["train", shapes, "--out", tmp_path / "runs", "--name", "r", "-r", "32", "--width", "0.125",
+                   "--latent-dim", "8", "-b", "4", "--steps", "100000", "--device", "cpu", "--workers", "0",
+                   "--cache-dir", tmp_path / "cache", "--log-every", "1"], tmp_path)
+    _wait_for(lambda: (run / "log.jsonl").is_file() and len((run / "log.jsonl").read_text().splitlines()) >= 3, proc)
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+
+
+def test_help_examples_fit_80_columns():
+    """Rich wraps an example line longer than the panel mid-command; every line of every command's
+    examples must fit (76 visible characters: the panel's margins)."""
+    import re
+
+    import typer
+
+    from cvaegan_cli.app import app
+
+    group = typer.main.get_command(app)
+    commands = [group.commands[n] for n in group.commands]
+    commands += [c for g in commands if hasattr(g, "commands") for c in g.commands.values()]
+    checked = 0
+    for cmd in commands:
+        for line in (cmd.epilog or "").splitlines():
+            visible = re.sub(r"\[/?[a-z ]*\]", "", line).replace("\\\\", "\\")
+            assert len(visible) <= 76, (cmd.name, visible)
+            checked += 1
+    assert checked > 50
+
+
+# ---------------------------------------------------------------- kill -9, then rerun
+
+def test_kill_9_during_augment_then_rerun_completes_consistently(ckpt_file, tmp_path):
+    import signal
+
+    from PIL import Image
+
+    from cvaegan_cli.manifest import index_dataset
+
+    out = tmp_path / "aug"
+    args = ["augment", "--ckpt", ckpt_file, "--per-class", "600", "--out", out, "--device", "cpu", "-b", "32",
+            "--writers", "1"]
+    proc = _spawn(args, tmp_path)
+    _wait_for(lambda: len(list(out.rglob("*.png"))) >= 100, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    rerun = _spawn(args, tmp_path)
+    _, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    index = index_dataset(out)
+    assert len(index) == 1200 and sorted(set(index.labels)) == [0, 1]
+    for f in index.files:
+        with Image.open(f) as im:
+            im.load()
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_kill_9_during_training_then_resume(shapes, tmp_path):
+    import signal
+
+    run = tmp_path / "runs" / "r"
+    args = ["train", shapes, "--out", tmp_path / "runs", "--name", "r", "-r", "32", "--width", "0.125",
+            "--latent-dim", "8", "-b", "4", "--device", "cpu", "--workers", "0", "--cache-dir", tmp_path / "cache",
+            "--log-every", "1", "--ckpt-every", "2", "--sample-every", "1000"]
+    proc = _spawn([*args, "--steps", "100000"], tmp_path)
+    _wait_for(lambda: (run / "checkpoints" / "latest.pt").is_file(), proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    step = load_checkpoint(run / "checkpoints" / "latest.pt")["step"]
+    again = _spawn([*args, "--steps", str(step + 2), "--resume"], tmp_path)
+    _, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err
+    assert load_checkpoint(run / "checkpoints" / "latest.pt")["step"] == step + 2
+    assert not list(run.rglob("*.tmp"))

@@ -13,9 +13,13 @@ from cvaegan_cli.evaluation.evaluate import EvaluateOptions, evaluate, results_t
 
 EPILOG = """[bold]Examples[/]
 
-  cvaegan judge train data/faces -r 32 && cvaegan evaluate --judge judges/faces-32.pt --data data/faces
-  cvaegan evaluate --ckpt runs/faces-cgan/checkpoints/latest.pt --judge judges/faces-32.pt --data data/faces
-  cvaegan evaluate --judge J.pt --data data/faces --per-class 100 --inception ~/inception_v3_google.pth
+  [dim]# a judge trained on the model's data, then the newest checkpoint[/]
+  cvaegan judge train data/faces -r 32
+  cvaegan evaluate --judge judges/faces-32.pt --data data/faces
+  cvaegan evaluate --ckpt runs/faces-cgan/checkpoints/latest.pt \\
+      --judge judges/faces-32.pt --data data/faces
+  cvaegan evaluate --judge J.pt --data data/faces --per-class 100 \\
+      --inception ~/inception_v3_google.pth
 """
 
 

@@ -12,9 +12,10 @@ from cvaegan_cli.evaluation.judge import JudgeTrainOptions, train_judge
 
 EPILOG = """[bold]Examples[/]
 
-  cvaegan judge train data/faces -r 32                    [dim]# judges/faces-32.pt (+ .json)[/]
+  cvaegan judge train data/faces -r 32      [dim]# judges/faces-32.pt (+ .json)[/]
   cvaegan judge train data/faces -r 64 --epochs 40 --out judges/faces64.pt
-  cvaegan judge train data/faces --heldout 0.2 --seed 1   [dim]# when dataset.json has no split[/]
+  [dim]# when dataset.json records no split[/]
+  cvaegan judge train data/faces --heldout 0.2 --seed 1
 """
 
 judge_app = typer.Typer(help="Train the judge classifier used by `cvaegan evaluate`.", no_args_is_help=True,

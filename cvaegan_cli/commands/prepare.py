@@ -13,17 +13,22 @@ from cvaegan_cli.prepare.common import KINDS, PrepareOptions
 
 EPILOG = """[bold]Examples[/]
 
-  cvaegan prepare faces lfw/ --out data/lfw                    [dim]# RAW/<identity>/<photo>[/]
-  cvaegan prepare faces img_celeba/ --identities identity_CelebA.txt --out data/celeba
-  cvaegan prepare facescrub facescrub/ --download --out data/facescrub   [dim]# lists + RAW/<name>/[/]
-  cvaegan prepare flowers 102flowers/ --out data/flowers       [dim]# jpg/ segmim/ imagelabels.mat setid.mat[/]
+  [dim]# RAW/<identity>/<photo>[/]
+  cvaegan prepare faces lfw/ --out data/lfw
+  cvaegan prepare faces img_celeba/ --identities identity_CelebA.txt \\
+      --out data/celeba
+  [dim]# the lists + RAW/<name>/[/]
+  cvaegan prepare facescrub facescrub/ --download --out data/facescrub
+  [dim]# jpg/ segmim/ imagelabels.mat setid.mat[/]
+  cvaegan prepare flowers 102flowers/ --out data/flowers
   cvaegan prepare flowers oxford17/ --masks labelmap --out data/flowers17
   cvaegan prepare cub CUB_200_2011/ --bbox --out data/cub
-  cvaegan prepare folder my_photos/ --size 64 --out data/mine  [dim]# any ImageFolder tree[/]
+  [dim]# any ImageFolder tree[/]
+  cvaegan prepare folder my_photos/ --size 64 --out data/mine
 
-Faces are aligned with a similarity transform to a 5-point template with the nose tip at the
-crop centre (coordinates in dataset.json). Reruns skip finished images; rejects.jsonl says why
-each unusable image was left out.
+Faces are aligned with a similarity transform to a 5-point template with
+the nose tip at the crop centre (coordinates in dataset.json). Reruns skip
+finished images; rejects.jsonl says why each unusable image was left out.
 """
 
 
@@ -48,6 +53,9 @@ def prepare_cmd(
     timeout: float = typer.Option(20.0, "--timeout", help="Download timeout per connection/read (s)."),
     retries: int = typer.Option(3, "--retries", help="Download retries after network errors."),
     max_mb: float = typer.Option(20.0, "--max-mb", help="Download size cap per image (MiB)."),
+    deadline: float = typer.Option(120.0, "--deadline", help="Download time cap per image, all tries (s)."),
+    allow_private_hosts: bool = typer.Option(False, "--allow-private-hosts", help="Also fetch from loopback, "
+                                             "link-local and private addresses (refused by default)."),
     limit: int = typer.Option(None, "--limit", help="At most this many images per class (a quick try)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo OUT even if made with other options."),
     seed: int = typer.Option(0, "--seed", help="Recorded only: preparing is deterministic."),
@@ -64,7 +72,8 @@ def prepare_cmd(
         detector=detector, pick=pick, min_face=min_face, det_thresh=det_thresh, masks=masks,
         flower_label=flower_label, bbox=bbox, fit=fit, identities=identities, download=download,
         download_workers=download_workers, timeout=timeout, retries=retries,
-        max_bytes=int(max_mb * 1024 * 1024), limit=limit, overwrite=overwrite, device=device, seed=seed)
+        max_bytes=int(max_mb * 1024 * 1024), deadline=deadline,
+        allow_private_hosts=allow_private_hosts, limit=limit, overwrite=overwrite, device=device, seed=seed)
     console = Console(stderr=True)
     res = prepare(opts, console)
     for table in summary_tables(res):

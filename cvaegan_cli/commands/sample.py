@@ -17,9 +17,11 @@ from cvaegan_cli.sampling import resolve_class, sample_to_files
 
 EPILOG = """[bold]Examples[/]
 
-  cvaegan sample --class 42 -n 9                     [dim]# newest runs/*/checkpoints/latest.pt[/]
+  [dim]# from the newest runs/*/checkpoints/latest.pt[/]
+  cvaegan sample --class 42 -n 9
   cvaegan sample --class "Hugh Laurie" -n 16 --seed 3 --out hugh.png
-  cvaegan sample --class all -n 100 --separate gen/  [dim]# ImageFolder tree for evaluation[/]
+  [dim]# an ImageFolder tree for evaluation[/]
+  cvaegan sample --class all -n 100 --separate gen/
 """
 
 

@@ -19,7 +19,7 @@ from cvaegan_cli.toy import METHODS, ToyConfig, config_record, default_snapshots
 
 EPILOG = """[bold]Examples[/]
 
-  cvaegan toy                                    [dim]# paper settings, CPU-sized budget → toy_out/[/]
+  cvaegan toy          [dim]# paper settings, CPU-sized budget → toy_out/[/]
   cvaegan toy --iterations 100000 --snapshots 0,1000,10000,50000,100000
   cvaegan toy --methods gan,meanfm --seed 3 --out toy_seed3
 """

@@ -19,11 +19,14 @@ EPILOG = """[bold]Examples[/]
   cvaegan train data/faces --model cgan --name faces-cgan --seed 1
   cvaegan train data/faces --preset paper      [dim]# Eq. 7's literal λ[/]
   cvaegan train data/faces --set pair_d_scale=0.3 --lambda1 0.1
-  cvaegan train data/faces --name faces-64 --resume        [dim]# continue runs/faces-64[/]
-  cvaegan train data/faces --nproc 4 -b 256                [dim]# 4 GPUs, 64 images each[/]
-  torchrun --nproc_per_node 8 -m cvaegan_cli train data/faces -b 512 --sync-bn
-  torchrun --nnodes 2 --nproc_per_node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29400 \\
-      --rdzv-id faces -m cvaegan_cli train data/faces -b 1024  [dim]# on each node[/]
+  cvaegan train data/faces --name faces-64 --resume  [dim]# continue it[/]
+  cvaegan train data/faces --nproc 4 -b 256   [dim]# 4 GPUs, 64 images each[/]
+  torchrun --nproc_per_node 8 -m cvaegan_cli train data/faces \\
+      -b 512 --sync-bn
+  [dim]# on each of 2 nodes[/]
+  torchrun --nnodes 2 --nproc_per_node 8 --rdzv-backend c10d \\
+      --rdzv-endpoint HOST:29400 --rdzv-id faces \\
+      -m cvaegan_cli train data/faces -b 1024
 """
 
 

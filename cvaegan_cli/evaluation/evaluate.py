@@ -43,6 +43,7 @@ from cvaegan_cli.evaluation import metrics as M
 from cvaegan_cli.evaluation.fidelity import artifact_ratios, reconstruction_quality
 from cvaegan_cli.evaluation.judge import heldout_rows, judge_outputs, load_judge, relative_names, to_float
 from cvaegan_cli.images import save_grid
+from cvaegan_cli.options import MAX_EVAL_IMAGES
 from cvaegan_cli.outputs import check_out_file
 from cvaegan_cli.progress import make_progress
 from cvaegan_cli.sampling import sample
@@ -88,6 +89,9 @@ def evaluate(opts: EvaluateOptions, console: Console | None = None) -> dict[str,
     model = inference_model(state, device)
     judge, jstate = load_judge(opts.judge, device)
     names: list[str] = state["class_names"]
+    if opts.per_class * len(names) > MAX_EVAL_IMAGES:
+        raise CvaeganError(f"--per-class {opts.per_class} × {len(names)} classes = {opts.per_class * len(names):,} "
+                           f"images; one evaluation holds at most {MAX_EVAL_IMAGES:,}: lower --per-class")
     if list(jstate["class_names"]) != list(names):
         raise CvaeganError(f"the judge's {len(jstate['class_names'])} classes differ from the model's "
                            f"{len(names)} classes; train the judge on the model's dataset")

@@ -43,6 +43,8 @@ class PrepareOptions:
     timeout: float = 20.0
     retries: int = 3
     max_bytes: int = 20 * 1024 * 1024
+    deadline: float = 120.0
+    allow_private_hosts: bool = False
     limit: int | None = None
     overwrite: bool = False
     device: str = "cpu"

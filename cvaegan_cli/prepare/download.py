@@ -1,12 +1,17 @@
-"""`prepare facescrub --download`: fetch listed images with timeouts, retries, resumption, a size cap
-and sha256 checks. Only http(s), also after redirects; files land only where the caller says (a
-sanitised name under RAW). A dead URL is an outcome (`DownloadError.reason`), never a crash."""
+"""`prepare facescrub --download`: fetch listed images with timeouts, an overall deadline, retries,
+resumption, a size cap and sha256 checks. Only http(s), also after redirects; only public hosts
+(the address actually connected to is checked, so neither a redirect nor a DNS answer that changes
+between lookups reaches loopback, link-local or private networks) unless the caller allows private
+hosts; only images are kept. Files land only where the caller says (a sanitised name under RAW).
+A dead or refused URL is an outcome (`DownloadError.reason`), never a crash."""
 
 from __future__ import annotations
 
 import hashlib
 import http.client
+import ipaddress
 import os
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +26,8 @@ class DownloadConfig:
     retries: int = 3                # extra attempts after network errors and 5xx/408/429
     max_bytes: int = 20 * 1024 * 1024
     backoff: float = 1.0            # seconds, doubled each retry
+    deadline: float = 120.0         # seconds for one file, all attempts and reads together
+    allow_private_hosts: bool = False
     user_agent: str = "cvaegan-prepare/0.1 (+FaceScrub)"
 
 
@@ -37,12 +44,52 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-_OPENER = urllib.request.build_opener(_HttpOnlyRedirects())
+def _check_peer(sock: socket.socket, host: str) -> None:
+    """Refuse a connection whose peer is not a public unicast address."""
+    addr = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    if not addr.is_global or addr.is_multicast:
+        sock.close()
+        raise DownloadError("private_host", f"{host} is {addr}, not a public address (--allow-private-hosts "
+                                            "to fetch from it)")
+
+
+class _PublicHTTPConnection(http.client.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _check_peer(self.sock, self.host)
+
+
+class _PublicHTTPSConnection(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()  # TLS is set up on the checked socket; the check runs before any request
+        _check_peer(self.sock, self.host)
+
+
+class _PublicHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):  # type: ignore[no-untyped-def]
+        return self.do_open(_PublicHTTPConnection, req)
+
+
+class _PublicHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):  # type: ignore[no-untyped-def]
+        return self.do_open(_PublicHTTPSConnection, req, context=self._context)
+
+
+# No ProxyHandler: through a proxy the checked peer would be the proxy, not the host.
+_PUBLIC_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _HttpOnlyRedirects(),
+                                             _PublicHTTPHandler(), _PublicHTTPSHandler())
+_ANY_OPENER = urllib.request.build_opener(_HttpOnlyRedirects())
 
 
 def check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket: http://[::1/x
+        raise DownloadError("bad_url", f"malformed URL: {url[:120]}") from exc
+    if parts.scheme.lower() not in ("http", "https") or not host:
         raise DownloadError("bad_url", f"not an http(s) URL: {url[:120]}")
 
 
@@ -62,15 +109,19 @@ def fetch(url: str, dest: Path, sha256: str | None = None, cfg: DownloadConfig |
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     last = "no attempt"
+    deadline = time.monotonic() + cfg.deadline
     for attempt in range(cfg.retries + 1):
         if attempt:
-            time.sleep(cfg.backoff * 2 ** (attempt - 1))
+            time.sleep(min(cfg.backoff * 2 ** (attempt - 1), max(0.0, deadline - time.monotonic())))
+        if time.monotonic() >= deadline:
+            last = f"the {cfg.deadline:g} s deadline passed"
+            break
         start = part.stat().st_size if part.is_file() else 0
         headers = {"User-Agent": cfg.user_agent}
         if start:
             headers["Range"] = f"bytes={start}-"
         try:
-            if _transfer(urllib.request.Request(url, headers=headers), part, start, cfg):
+            if _transfer(urllib.request.Request(url, headers=headers), part, start, cfg, deadline):
                 break
             last = "connection closed before the end of the file"
         except urllib.error.HTTPError as exc:
@@ -88,6 +139,9 @@ def fetch(url: str, dest: Path, sha256: str | None = None, cfg: DownloadConfig |
             raise
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
+            if isinstance(reason, DownloadError):  # urllib wraps what the connection raised
+                part.unlink(missing_ok=True)
+                raise reason from exc
             last = f"{type(exc).__name__}: {reason}"
     else:
         raise DownloadError("download_failed", f"gave up after {cfg.retries + 1} attempts ({last})")
@@ -98,15 +152,37 @@ def fetch(url: str, dest: Path, sha256: str | None = None, cfg: DownloadConfig |
         if got != sha256.lower():
             part.unlink(missing_ok=True)
             raise DownloadError("sha256_mismatch", f"sha256 {got[:12]}… differs from the listed {sha256[:12]}…")
+    if not _is_image(part):
+        part.unlink(missing_ok=True)
+        raise DownloadError("not_an_image", "the server sent something that is not an image")
     with open(part, "rb+") as fh:
         os.fsync(fh.fileno())
     os.replace(part, dest)
     return dest
 
 
-def _transfer(req: urllib.request.Request, part: Path, start: int, cfg: DownloadConfig) -> bool:
-    """One request; True when the whole body arrived. Raises DownloadError for the size cap."""
-    with _OPENER.open(req, timeout=cfg.timeout) as resp:
+def _is_image(path: Path) -> bool:
+    """Whether PIL recognises the file's header (reads the header only, decodes nothing)."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return bool(im.format)
+    except Image.DecompressionBombError:
+        return True  # an image; prepare rejects it as a decompression bomb
+    except (UnidentifiedImageError, OSError, ValueError):
+        return False
+
+
+def _transfer(req: urllib.request.Request, part: Path, start: int, cfg: DownloadConfig, deadline: float) -> bool:
+    """One request; True when the whole body arrived. Raises DownloadError for the size cap and
+    the deadline (a server trickling a byte per --timeout would otherwise hold it for ever)."""
+    opener = _ANY_OPENER if cfg.allow_private_hosts else _PUBLIC_OPENER
+    with opener.open(req, timeout=min(cfg.timeout, max(0.1, deadline - time.monotonic()))) as resp:
         check_url(resp.geturl())
         resumed = start > 0 and resp.status == 206
         if not resumed:
@@ -119,10 +195,14 @@ def _transfer(req: urllib.request.Request, part: Path, start: int, cfg: Download
         total = start
         with open(part, "ab" if resumed else "wb") as fh:
             while True:
-                chunk = resp.read(1 << 16)
+                chunk = resp.read1(1 << 16)  # returns after one socket read: the deadline is checked often
                 if not chunk:
                     break
                 total += len(chunk)
+                if time.monotonic() > deadline:
+                    fh.close()
+                    part.unlink(missing_ok=True)
+                    raise DownloadError("too_slow", f"not finished within the {cfg.deadline:g} s deadline")
                 if total > cfg.max_bytes:
                     fh.close()
                     part.unlink(missing_ok=True)

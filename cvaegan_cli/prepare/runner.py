@@ -259,7 +259,8 @@ def _download_phase(todo: list[Job], opts: PrepareOptions, console: Console, sho
     need = [j for j in todo if j.url and not Path(j.source).is_file()]
     if not need:
         return todo
-    cfg = DownloadConfig(timeout=opts.timeout, retries=opts.retries, max_bytes=opts.max_bytes)
+    cfg = DownloadConfig(timeout=opts.timeout, retries=opts.retries, max_bytes=opts.max_bytes, deadline=opts.deadline,
+                         allow_private_hosts=opts.allow_private_hosts)
     failed: set[str] = set()
 
     def one(job: Job) -> tuple[Job, DownloadError | None]:
