@@ -2,8 +2,9 @@
 
 A small budget on 2 CPU cores buys a few thousand steps; the paper's networks (width 1, z of 256)
 need far more than that to be class-distinct and clean, so these narrower, smaller-latent settings
-are what `benchmarks/fidelity.py` uses. Only the 32×32 entry (the demo's) has been measured (README,
-"Image fidelity"); the others are starting points scaled from it, not yet checked by a run.
+are what `benchmarks/fidelity.py` uses. The 32×32 entry (the demo's) was chosen by a sweep; the
+64×64 one was measured once on the glint faces and is too wide for a 20-minute CVAE-GAN run
+(README, "Image fidelity"); 128 and 256 are scaled guesses.
 """
 
 from __future__ import annotations

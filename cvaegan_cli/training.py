@@ -165,20 +165,20 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
     if opts.batch_size % ctx.world_size:
         raise CvaeganError(f"--batch-size {opts.batch_size} is the global batch and must be divisible by "
                            f"the {ctx.world_size} processes")
-    check_out_dir(opts.out)
     run_dir = opts.out / (opts.name or _default_name(opts))
     ckpt_dir = run_dir / "checkpoints"
     latest = ckpt_dir / "latest.pt"
-    if ctx.is_main:  # one writer per run folder; temp files of a killed save are then surely stale
-        held.enter_context(folder_lock(run_dir, "run folder"))
-        for folder in (ckpt_dir, run_dir / "samples"):
-            remove_stale_temps(folder)
 
-    # Rank 0 decides start-or-resume and reads the checkpoint; the others receive it (no shared
-    # file system needed for a resume, and no rank can decide differently).
+    # Rank 0 takes the run folder (one writer; temp files of a killed save are then surely stale),
+    # decides start-or-resume and reads the checkpoint; the others receive the decision or the
+    # error (no shared file system needed for a resume, and no rank can decide differently).
     decision: tuple[str, Any] | None = None
     if ctx.is_main:
         try:
+            check_out_dir(opts.out)
+            held.enter_context(folder_lock(run_dir, "run folder"))
+            for folder in (ckpt_dir, run_dir / "samples"):
+                remove_stale_temps(folder)
             decision = ("ok", _read_resume(opts, run_dir, latest))
         except CvaeganError as exc:
             decision = ("error", str(exc))

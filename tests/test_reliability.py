@@ -490,16 +490,32 @@ def test_empty_class_folders_warn(tmp_path):
 
 # ---------------------------------------------------------------- 17: signals
 
+_SPAWNED: list = []
+
+
+@pytest.fixture(autouse=True)
+def _kill_spawned():
+    """No job a failed test started outlives it."""
+    yield
+    while _SPAWNED:
+        proc = _SPAWNED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def _spawn(args: list, cwd: Path):
     import subprocess
     import sys
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "cvaegan_cli", *map(str, args)], cwd=cwd, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "cvaegan_cli", *map(str, args)], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _SPAWNED.append(proc)
+    return proc
 
 
-def _wait_for(cond, proc, timeout: float = 120.0) -> None:
+def _wait_for(cond, proc, timeout: float = 300.0) -> None:
     import time
 
     t0 = time.monotonic()
@@ -604,3 +620,29 @@ def test_kill_9_during_training_then_resume(shapes, tmp_path):
     assert again.returncode == 0, err
     assert load_checkpoint(run / "checkpoints" / "latest.pt")["step"] == step + 2
     assert not list(run.rglob("*.tmp"))
+
+
+def test_kill_9_during_prepare_then_rerun_completes_consistently(tmp_path):
+    import signal
+
+    from PIL import Image
+
+    from cvaegan_cli.manifest import index_dataset
+
+    raw = make_shapes_dataset(tmp_path / "raw", classes=3, per_class=80, size=48)
+    out = tmp_path / "prep"
+    args = ["prepare", "folder", raw, "--out", out, "--size", "32", "-j", "1"]
+    journal = out / ".prepare" / "journal.jsonl"
+    proc = _spawn(args, tmp_path)
+    _wait_for(lambda: journal.is_file() and len(journal.read_text().splitlines()) >= 20, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    rerun = _spawn(args, tmp_path)
+    _, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    index = index_dataset(out)
+    assert len(index) == 240 and sorted(set(index.labels)) == [0, 1, 2]
+    for f in index.files:
+        with Image.open(f) as im:
+            assert im.size == (32, 32)
+    assert not list(out.rglob("*.tmp"))
