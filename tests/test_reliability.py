@@ -578,9 +578,20 @@ def test_help_examples_fit_80_columns():
 
 # ---------------------------------------------------------------- kill -9, then rerun
 
-def test_kill_9_during_augment_then_rerun_completes_consistently(ckpt_file, tmp_path):
+def _kill_9_then_rerun(args: list, started, cwd: Path) -> None:
+    """Run a job, SIGKILL it once `started()` holds, then run it again to completion."""
     import signal
 
+    proc = _spawn(args, cwd)
+    _wait_for(started, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    rerun = _spawn(args, cwd)
+    _, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+
+
+def test_kill_9_during_augment_then_rerun_completes_consistently(ckpt_file, tmp_path):
     from PIL import Image
 
     from cvaegan_cli.manifest import index_dataset
@@ -588,13 +599,7 @@ def test_kill_9_during_augment_then_rerun_completes_consistently(ckpt_file, tmp_
     out = tmp_path / "aug"
     args = ["augment", "--ckpt", ckpt_file, "--per-class", "600", "--out", out, "--device", "cpu", "-b", "32",
             "--writers", "1"]
-    proc = _spawn(args, tmp_path)
-    _wait_for(lambda: len(list(out.rglob("*.png"))) >= 100, proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
-    rerun = _spawn(args, tmp_path)
-    _, err = rerun.communicate(timeout=600)
-    assert rerun.returncode == 0, err
+    _kill_9_then_rerun(args, lambda: len(list(out.rglob("*.png"))) >= 100, tmp_path)
     index = index_dataset(out)
     assert len(index) == 1200 and sorted(set(index.labels)) == [0, 1]
     for f in index.files:
@@ -623,8 +628,6 @@ def test_kill_9_during_training_then_resume(shapes, tmp_path):
 
 
 def test_kill_9_during_prepare_then_rerun_completes_consistently(tmp_path):
-    import signal
-
     from PIL import Image
 
     from cvaegan_cli.manifest import index_dataset
@@ -633,13 +636,7 @@ def test_kill_9_during_prepare_then_rerun_completes_consistently(tmp_path):
     out = tmp_path / "prep"
     args = ["prepare", "folder", raw, "--out", out, "--size", "32", "-j", "1"]
     journal = out / ".prepare" / "journal.jsonl"
-    proc = _spawn(args, tmp_path)
-    _wait_for(lambda: journal.is_file() and len(journal.read_text().splitlines()) >= 20, proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
-    rerun = _spawn(args, tmp_path)
-    _, err = rerun.communicate(timeout=600)
-    assert rerun.returncode == 0, err
+    _kill_9_then_rerun(args, lambda: journal.is_file() and len(journal.read_text().splitlines()) >= 20, tmp_path)
     index = index_dataset(out)
     assert len(index) == 240 and sorted(set(index.labels)) == [0, 1, 2]
     for f in index.files:
