@@ -104,7 +104,7 @@ def index_dataset(root: str | os.PathLike[str]) -> DatasetIndex:
         manifest = read_manifest(manifest_path)
         names, folders = _classes(manifest, manifest_path)
         if "items" in manifest:
-            allowed = [root.absolute(), *_sources(manifest, manifest_path)]
+            allowed = [root.absolute(), *_sources(manifest)]
             files, labels, splits = [], [], []
             for item in _list(manifest["items"], "items", manifest_path):
                 if not isinstance(item, dict) or not isinstance(item.get("file"), str):
@@ -141,7 +141,7 @@ def _classes(manifest: dict[str, Any], path: Path) -> tuple[list[str], list[str]
     return [c.get("name", c.get("folder")) for c in classes], [c.get("folder", c.get("name")) for c in classes]
 
 
-def _sources(manifest: dict[str, Any], path: Path) -> list[Path]:
+def _sources(manifest: dict[str, Any]) -> list[Path]:
     """The datasets a merged or split-view manifest may point into (its `sources`, absolute)."""
     src = manifest.get("sources") or []
     values = list(src.values()) if isinstance(src, dict) else src if isinstance(src, list) else []

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -44,27 +45,28 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _check_peer(sock: socket.socket, host: str) -> None:
-    """Refuse a connection whose peer is not a public unicast address."""
+def _public_socket(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+    """`socket.create_connection`, refusing a peer that is not a public unicast address. It runs
+    before TLS and before any request, for every connection a redirect opens too."""
+    sock = socket.create_connection(address, *args, **kwargs)
     addr = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
     if not addr.is_global or addr.is_multicast:
         sock.close()
-        raise DownloadError("private_host", f"{host} is {addr}, not a public address (--allow-private-hosts "
-                                            "to fetch from it)")
+        raise DownloadError("private_host", f"{address[0]} is {addr}, not a public address "
+                                            "(--allow-private-hosts to fetch from it)")
+    return sock
 
 
 class _PublicHTTPConnection(http.client.HTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        _check_peer(self.sock, self.host)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = _public_socket  # what HTTPConnection.connect opens its socket with
 
 
-class _PublicHTTPSConnection(http.client.HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()  # TLS is set up on the checked socket; the check runs before any request
-        _check_peer(self.sock, self.host)
+class _PublicHTTPSConnection(_PublicHTTPConnection, http.client.HTTPSConnection):
+    pass
 
 
 class _PublicHTTPHandler(urllib.request.HTTPHandler):
