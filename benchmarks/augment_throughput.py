@@ -22,10 +22,10 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from cvaegan_cli.apps.augment import AugmentOptions, augment, plan_units, render_batch
-from cvaegan_cli.apps.common import LoadedModel
-from cvaegan_cli.device import configure, memory_format, resolve_device
-from models import CVAEGAN, CVAEGANConfig, ModelConfig
+from cvaegan.apps.augment import AugmentOptions, augment, plan_units, render_batch
+from cvaegan.apps.common import LoadedModel
+from cvaegan.runtime.device import configure, memory_format, resolve_device
+from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
 
 CONFIGS = {  # name: (resolution, width, classes) — 530 = FaceScrub's identities
     "paper": (128, 1.0, 530),

@@ -34,13 +34,13 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cvaegan_cli.apps.common import load_model  # noqa: E402
-from cvaegan_cli.atomic import atomic_write_json  # noqa: E402
-from cvaegan_cli.device import resolve_device, resolve_precision  # noqa: E402
-from cvaegan_cli.evaluation.baselines import inpaint_vs_opencv, superres_vs_bicubic  # noqa: E402
-from cvaegan_cli.evaluation.compare import CompareOptions, Variant, get_judge, run_variant  # noqa: E402
-from cvaegan_cli.manifest import MANIFEST_NAME, index_dataset, new_manifest  # noqa: E402
-from cvaegan_cli.recommend import cpu_settings  # noqa: E402
+from cvaegan.apps.common import load_model  # noqa: E402
+from cvaegan.runtime.atomic import atomic_write_json  # noqa: E402
+from cvaegan.runtime.device import resolve_device, resolve_precision  # noqa: E402
+from cvaegan.evaluation.baselines import inpaint_vs_opencv, superres_vs_bicubic  # noqa: E402
+from cvaegan.evaluation.compare import CompareOptions, Variant, get_judge, run_variant  # noqa: E402
+from cvaegan.data.manifest import MANIFEST_NAME, index_dataset, new_manifest  # noqa: E402
+from cvaegan.pipelines.recommend import cpu_settings  # noqa: E402
 
 MODELS = ("cvae", "cgan", "fmcgan", "cvaegan")
 LABELS = {"cvae": "CVAE", "cgan": "CGAN", "fmcgan": "FM-CGAN", "cvaegan": "CVAE-GAN"}

@@ -22,14 +22,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cvaegan_cli.checkpoint_io import inference_model, load_checkpoint  # noqa: E402
-from cvaegan_cli.data import build_cache  # noqa: E402
-from cvaegan_cli.evaluation.fidelity import artifact_ratios, reconstruction_quality  # noqa: E402
-from cvaegan_cli.images import from_uint8, save_grid  # noqa: E402
-from cvaegan_cli.sampling import sample  # noqa: E402
-from cvaegan_cli.training import TrainOptions, train  # noqa: E402
-from cvaegan_cli.commands.train import parse_sets  # noqa: E402
-from models.config import from_preset  # noqa: E402
+from cvaegan.session import capabilities, inference_model, load_checkpoint  # noqa: E402
+from cvaegan.data.dataset import build_cache  # noqa: E402
+from cvaegan.evaluation.fidelity import artifact_ratios, reconstruction_quality  # noqa: E402
+from cvaegan.data.images import from_uint8, save_grid  # noqa: E402
+from cvaegan.pipelines.sample import sample  # noqa: E402
+from cvaegan.pipelines.train import TrainOptions, train  # noqa: E402
+from cvaegan.cli.commands.train import parse_sets  # noqa: E402
+from cvaegan.families.cvaegan.config import from_preset  # noqa: E402
 
 
 @torch.no_grad()
@@ -44,9 +44,9 @@ def measure(ckpt_path: Path, data: Path, resolution: int, seed: int = 0, per_cla
     labels = torch.arange(k).repeat_interleave(per_class)
     fakes = sample(model, labels, seed=seed + 100)
     out = {"c_acc_samples": float((model.classify(fakes).argmax(1) == labels).float().mean())
-           if "C" in model.nets else float("nan"),
+           if "classify" in capabilities(model) else float("nan"),
            "samples": artifact_ratios(fakes, x).as_dict()}
-    if "E" in model.cfg.model.networks:
+    if "reconstruct" in capabilities(model):
         rec = model.reconstruct(x, model.class_vector(y))
         out["recon"] = reconstruction_quality(rec, x)
         out["recon_artifacts"] = artifact_ratios(rec, x).as_dict()

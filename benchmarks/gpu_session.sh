@@ -26,12 +26,12 @@ step throughput_compile $PY benchmarks/train_throughput.py --resolutions 128 --c
   --out "$OUT/compile"
 step vs_public_style $PY benchmarks/vs_public_style.py --resolution 128 --batch-size 128 --out "$OUT"
 step augment $PY benchmarks/augment_throughput.py --out "$OUT"
-step demo $PY -m cvaegan_cli demo --device cuda --out "$OUT/demo"
+step demo $PY -m cvaegan demo --device cuda --out "$OUT/demo"
 step tests $PY -m pytest -q -x tests/test_train.py tests/test_routing.py tests/test_no_host_sync.py
 if [ "$($PY -c 'import torch; print(torch.cuda.device_count())')" -ge 2 ]; then
-  step nproc2 $PY -m cvaegan_cli train "$OUT/demo/data" --nproc 2 --device cuda -r 32 --width 0.25 \
+  step nproc2 $PY -m cvaegan train "$OUT/demo/data" --nproc 2 --device cuda -r 32 --width 0.25 \
     --latent-dim 32 -b 128 --steps 300 --out "$OUT/runs" --name nproc2
-  step nproc2_syncbn $PY -m cvaegan_cli train "$OUT/demo/data" --nproc 2 --device cuda -r 32 --width 0.25 \
+  step nproc2_syncbn $PY -m cvaegan train "$OUT/demo/data" --nproc 2 --device cuda -r 32 --width 0.25 \
     --latent-dim 32 -b 128 --steps 300 --sync-bn --out "$OUT/runs" --name nproc2-syncbn
 fi
 echo "== exit codes: $(for k in "${!RC[@]}"; do printf '%s=%s ' "$k" "${RC[$k]}"; done)" | tee -a "$OUT/summary.txt"

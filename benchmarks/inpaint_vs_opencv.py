@@ -1,5 +1,5 @@
 """Masked-region PSNR of Eq. 8 inpainting against OpenCV's cv2.inpaint (Telea and Navier–Stokes) on
-the same masks over held-out crops (`cvaegan_cli.evaluation.baselines.inpaint_vs_opencv`). Prints a
+the same masks over held-out crops (`cvaegan.evaluation.baselines.inpaint_vs_opencv`). Prints a
 table; writes JSON to benchmarks/results/.
 
     python benchmarks/inpaint_vs_opencv.py --ckpt runs/faces/checkpoints/latest.pt --data data/faces
@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cvaegan_cli.apps.common import load_model  # noqa: E402
-from cvaegan_cli.evaluation.baselines import inpaint_vs_opencv  # noqa: E402
+from cvaegan.apps.common import load_model  # noqa: E402
+from cvaegan.evaluation.baselines import inpaint_vs_opencv  # noqa: E402
 
 
 def main() -> None:

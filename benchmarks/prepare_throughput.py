@@ -7,7 +7,7 @@ Both sides do the whole job: decode, detect, keep the largest face, warp a --siz
 FaceAnalysis (detection module only) runs as insightface documents it: `prepare(ctx_id=-1)` with its
 default det sizes (this insightface runs 128×128 and 640×640 on every photo) and, as a second row,
 `det_size=(640, 640)`; crops with insightface's `norm_crop` (ArcFace template). Ours runs through
-`cvaegan_cli.prepare.runner.prepare` with 1 and N workers, wall time including the worker start.
+`cvaegan.prepare.runner.prepare` with 1 and N workers, wall time including the worker start.
 
     python benchmarks/prepare_throughput.py --n 60 --workers 1 2
     python benchmarks/prepare_throughput.py --photos /data/lfw --n 1000 --workers 1 8 --detector ~/.insightface/models/buffalo_l/det_10g.onnx
@@ -86,10 +86,10 @@ def run_faceanalysis(photos: list[Path], model: Path, size: int, det_size, out: 
 
 
 def run_ours(photos: list[Path], model: Path, size: int, workers: int, out: Path) -> dict:
-    from cvaegan_cli.prepare.align import canonical_template
-    from cvaegan_cli.prepare.common import PrepareOptions
-    from cvaegan_cli.prepare import faces  # noqa: F401 — imports outside the timing, as for FaceAnalysis
-    from cvaegan_cli.prepare.runner import prepare
+    from cvaegan.prepare.align import canonical_template
+    from cvaegan.prepare.common import PrepareOptions
+    from cvaegan.prepare import faces  # noqa: F401 — imports outside the timing, as for FaceAnalysis
+    from cvaegan.prepare.runner import prepare
 
     raw = Path(tempfile.mkdtemp(prefix="prep_raw_"))
     for p in photos:
@@ -99,7 +99,7 @@ def run_ours(photos: list[Path], model: Path, size: int, workers: int, out: Path
     res = prepare(PrepareOptions(kind="faces", raw=raw, out=out, size=size, workers=workers, detector=model),
                   Console(stderr=True, quiet=True), show_progress=False)
     t1 = time.perf_counter()
-    from cvaegan_cli.manifest import index_dataset
+    from cvaegan.data.manifest import index_dataset
 
     items = index_dataset(out).manifest["items"]
     crops = [cv2.imread(str(out / it["file"]))[..., ::-1].copy() for it in items]
@@ -117,7 +117,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = ap.parse_args()
-    from cvaegan_cli.prepare.detect import FaceDetector
+    from cvaegan.prepare.detect import FaceDetector
 
     photos = pick_photos(args.photos, args.n)
     work = Path(tempfile.mkdtemp(prefix="prep_bench_"))

@@ -39,11 +39,11 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from cvaegan_cli.data import DeviceBatches, ImageCache
-from cvaegan_cli.device import autocast, configure, memory_format, resolve_device, resolve_precision
-from cvaegan_cli.distributed import configure_threads
-from models import CVAEGAN, CVAEGANConfig, ModelConfig
-from models.algorithm import make_optimizers, train_step
+from cvaegan.data.dataset import DeviceBatches, ImageCache
+from cvaegan.runtime.device import autocast, configure, memory_format, resolve_device, resolve_precision
+from cvaegan.runtime.distributed import configure_threads
+from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
+from cvaegan.families.cvaegan.step import make_optimizers, train_step
 
 
 def matmul_rate(device: torch.device, dtype: torch.dtype, n: int, seconds: float = 2.0) -> float:
@@ -75,7 +75,7 @@ def hand_count_forward_macs(model: CVAEGAN, batch: torch.Tensor, labels: torch.T
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     try:
-        from models.algorithm import LOSSES_OF
+        from cvaegan.families.cvaegan.step import LOSSES_OF
         LOSSES_OF[model.cfg.model.model](model, batch, labels, torch.Generator(batch.device).manual_seed(0))
     finally:
         for h in handles:

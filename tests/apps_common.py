@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from cvaegan_cli.apps.common import LoadedModel, load_model, read_crop
-from cvaegan_cli.manifest import index_dataset
+from cvaegan.apps.common import LoadedModel, load_model, read_crop
+from cvaegan.data.manifest import index_dataset
 
 DETECTOR = "models/scrfd_500m_kps.onnx"  # under the test_data root
 

@@ -48,8 +48,8 @@ def trained_demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     "run": run folder}."""
     from rich.console import Console
 
-    from cvaegan_cli.demo_data import DemoDataConfig, write_demo_dataset
-    from cvaegan_cli.training import TrainOptions, train
+    from cvaegan.data.demo_faces import DemoDataConfig, write_demo_dataset
+    from cvaegan.pipelines.train import TrainOptions, train
 
     root = tmp_path_factory.mktemp("trained_demo")
     data = write_demo_dataset(root / "data", DemoDataConfig(num_classes=6, per_class=40, size=32, seed=0))

@@ -2,7 +2,7 @@
 
 import torch
 
-from models.centres import FeatureCentres
+from cvaegan.core.centres import FeatureCentres
 
 
 def test_global_centre_is_a_moving_average_across_batches():

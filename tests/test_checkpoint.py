@@ -3,11 +3,14 @@
 import pytest
 import torch
 
-from cvaegan_cli.checkpoint_io import load_checkpoint, save_checkpoint
-from cvaegan_cli.errors import CvaeganError
-from models import CVAEGAN, CVAEGANConfig, ModelConfig, make_checkpoint, model_from_checkpoint
-from models.algorithm import make_optimizers, train_step
-from models.checkpoint import load_optimizers
+from cvaegan.runtime.checkpoint_io import save_checkpoint
+
+from cvaegan.session import load_checkpoint
+from cvaegan.runtime.errors import CvaeganError
+from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
+from cvaegan.families.checkpoint import make_checkpoint, model_from_checkpoint
+from cvaegan.families.cvaegan.step import make_optimizers, train_step
+from cvaegan.families.checkpoint import load_optimizers
 
 
 def _trained(seed=0):

@@ -10,12 +10,12 @@ import numpy as np
 import torch
 from typer.testing import CliRunner
 
-from cvaegan_cli.app import app
-from cvaegan_cli.checkpoint_io import load_checkpoint
-from cvaegan_cli.data import build_cache
-from cvaegan_cli.demo_data import DemoDataConfig, identity_traits, write_demo_dataset
-from cvaegan_cli.sampling import sample
-from models import model_from_checkpoint
+from cvaegan.cli.app import app
+from cvaegan.session import load_checkpoint
+from cvaegan.data.dataset import build_cache
+from cvaegan.data.demo_faces import DemoDataConfig, identity_traits, write_demo_dataset
+from cvaegan.pipelines.sample import sample
+from cvaegan.families.checkpoint import model_from_checkpoint
 
 runner = CliRunner()
 

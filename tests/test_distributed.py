@@ -1,4 +1,4 @@
-"""Data-parallel training (cvaegan_cli/distributed.py) with 2 gloo processes on the CPU.
+"""Data-parallel training (cvaegan/runtime/distributed.py) with 2 gloo processes on the CPU.
 
 The key test trains 2 ranks for a few steps and checks that (a) parameters, buffers and centres
 are identical on both ranks, (b) the Eq. 2 / Eq. 4 moving-average centres equal those a single
@@ -23,10 +23,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from cvaegan_cli import distributed
-from cvaegan_cli.data import DeviceBatches, ImageCache
-from cvaegan_cli.distributed import DistContext
-from models.centres import FeatureCentres
+from cvaegan.runtime import distributed
+from cvaegan.data.dataset import DeviceBatches, ImageCache
+from cvaegan.runtime.distributed import DistContext
+from cvaegan.core.centres import FeatureCentres
 from tests.helpers import make_shapes_dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,7 +46,7 @@ def _free_port() -> int:
 
 
 def _train_opts(data: Path, out: Path, **kw):
-    from cvaegan_cli.training import TrainOptions
+    from cvaegan.pipelines.train import TrainOptions
 
     base = dict(data=data, out=out, name="dp", resolution=32, width=0.25, latent_dim=16, batch_size=8, steps=4,
                 device="cpu", workers=0, cache_dir=out / "cache", log_every=2, sample_every=4, ckpt_every=4)
@@ -98,8 +98,8 @@ def _worker(rank: int, port: int, tmp: str, data: str) -> None:
     torch.set_num_threads(1)
     from rich.console import Console
 
-    import cvaegan_cli.training as tr
-    import models.centres as mc
+    import cvaegan.pipelines.train as tr
+    import cvaegan.core.centres as mc
 
     ctx = distributed.setup("cpu")
     assert ctx.enabled and ctx.backend == "gloo" and ctx.rank == rank
@@ -129,15 +129,20 @@ def _worker(rank: int, port: int, tmp: str, data: str) -> None:
         rec["idx"].append(idx.clone())
         return idx
 
+    import dataclasses
+
+    from cvaegan.families import registry
+
     model_ref = {}
-    orig_step = tr.train_step
+    family = registry.resolve("cvaegan")[0]
+    orig_step = family.train_step
 
     def train_step(model, *a, **kw):
         model_ref["m"] = model
         return orig_step(model, *a, **kw)
 
     mc.FeatureCentres.update_d, mc.FeatureCentres.update_c, DeviceBatches.indices = update_d, update_c, indices
-    tr.train_step = train_step
+    registry._FAMILIES[family.name] = dataclasses.replace(family, train_step=train_step)  # a spawned process: no undo needed
     res = tr.train(_train_opts(Path(data), out / "runs"), Console(quiet=True))
     m = model_ref["m"]
     torch.save({"nets": {k: v.state_dict() for k, v in m.nets.items()}, "centres": m.centres.state_dict(),
@@ -215,8 +220,8 @@ def test_two_gloo_processes_match_single_process(shapes, tmp_path):
     # rank 0 alone wrote the run; it resumes in ONE process (world-size independent checkpoint)
     from rich.console import Console
 
-    from cvaegan_cli.checkpoint_io import load_checkpoint
-    from cvaegan_cli.training import train
+    from cvaegan.session import load_checkpoint
+    from cvaegan.pipelines.train import train
 
     run = tmp_path / "runs" / "dp"
     ck = load_checkpoint(run / "checkpoints" / "latest.pt")
@@ -234,7 +239,7 @@ def test_two_gloo_processes_match_single_process(shapes, tmp_path):
 # ---- the launcher, end to end --------------------------------------------------------------------
 
 def test_nproc_launcher_runs_torchrun(shapes, tmp_path):
-    cmd = [sys.executable, "-m", "cvaegan_cli", "train", str(shapes), "--out", str(tmp_path), "--name", "two",
+    cmd = [sys.executable, "-m", "cvaegan", "train", str(shapes), "--out", str(tmp_path), "--name", "two",
            "-r", "32", "--width", "0.25", "--latent-dim", "16", "-b", "8", "--steps", "2", "--device", "cpu",
            "--log-every", "1", "--sample-every", "2", "--ckpt-every", "2", "--workers", "0",
            "--cache-dir", str(tmp_path / "cache"), "--nproc", "2"]
@@ -250,7 +255,7 @@ def test_nproc_launcher_runs_torchrun(shapes, tmp_path):
 
 
 def test_nproc_forwards_the_given_arguments(shapes, tmp_path, monkeypatch):
-    from cvaegan_cli.app import app
+    from cvaegan.cli.app import app
 
     seen = {}
     monkeypatch.setattr(distributed, "launch", lambda args, n, cpu: seen.update(args=args, n=n, cpu=cpu) or 0)
@@ -292,7 +297,7 @@ def test_step_seeds_differ_by_rank_and_step():
 
 
 def test_sync_bn_conversion_and_its_cpu_error():
-    from models import CVAEGAN, CVAEGANConfig, ModelConfig
+    from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
 
     model = CVAEGAN(CVAEGANConfig(ModelConfig(num_classes=3, resolution=32, width=0.25, latent_dim=8)))
     keys = {n: set(net.state_dict()) for n, net in model.nets.items()}

@@ -8,12 +8,13 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from cvaegan_cli.app import app
-from cvaegan_cli.checkpoint_io import save_checkpoint
-from cvaegan_cli.errors import CvaeganError
-from cvaegan_cli.evaluation.evaluate import EvaluateOptions, evaluate
-from cvaegan_cli.evaluation.judge import JudgeTrainOptions, train_judge
-from models import CVAEGAN, CVAEGANConfig, ModelConfig, make_checkpoint
+from cvaegan.cli.app import app
+from cvaegan.runtime.checkpoint_io import save_checkpoint
+from cvaegan.runtime.errors import CvaeganError
+from cvaegan.evaluation.evaluate import EvaluateOptions, evaluate
+from cvaegan.evaluation.judge import JudgeTrainOptions, train_judge
+from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
+from cvaegan.families.checkpoint import make_checkpoint
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cvaegan_cli.evaluation.fidelity import (artifact_ratios, high_band_mask, high_band_power,
+from cvaegan.evaluation.fidelity import (artifact_ratios, high_band_mask, high_band_power,
                                              reconstruction_quality, to_ycbcr, total_variation)
 
 
@@ -107,9 +107,9 @@ def test_trained_demo_reconstructs_held_out_faces_without_speckle(trained_demo):
     reconstruction TV 1.09× the real faces' under the default loss weights; the same run with
     `--preset paper` (cvaegan 0.1's weights) measured 14.7 dB and TV 1.47× (speckle). The
     thresholds sit between the two."""
-    from cvaegan_cli.checkpoint_io import inference_model, load_checkpoint
-    from cvaegan_cli.data import build_cache
-    from cvaegan_cli.images import from_uint8
+    from cvaegan.session import inference_model, load_checkpoint
+    from cvaegan.data.dataset import build_cache
+    from cvaegan.data.images import from_uint8
 
     model = inference_model(load_checkpoint(trained_demo["ckpt"]), "cpu")
     held = build_cache(trained_demo["data"], 32, split="test", workers=0)

@@ -10,10 +10,10 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from cvaegan_cli.app import app
-from cvaegan_cli.apps.common import choose_class
-from cvaegan_cli.apps.inpaint import box_mask, fill_masked, inpaint, random_patch
-from cvaegan_cli.apps.paste import changed_band, feathered_alpha
+from cvaegan.cli.app import app
+from cvaegan.apps.common import choose_class
+from cvaegan.apps.inpaint import box_mask, fill_masked, inpaint, random_patch
+from cvaegan.apps.paste import changed_band, feathered_alpha
 from tests.apps_common import DETECTOR, demo_model, held_out
 
 runner = CliRunner()
@@ -87,8 +87,8 @@ def _small_wild_photo(test_data):
 
 @pytest.mark.data
 def test_inpaint_raw_photo_is_pasted_back_with_only_a_feathered_band_changed(trained_demo, test_data, tmp_path):
-    from cvaegan_cli.apps.faces import load_inputs
-    from cvaegan_cli.apps.inpaint import mask_to_model_space
+    from cvaegan.apps.faces import load_inputs
+    from cvaegan.apps.inpaint import mask_to_model_space
 
     photo = _small_wild_photo(test_data)
     det = str(test_data / DETECTOR)

@@ -8,12 +8,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from cvaegan_cli.app import app
-from cvaegan_cli.data import build_cache
-from cvaegan_cli.errors import CvaeganError
-from cvaegan_cli.evaluation.judge import (JudgeConfig, JudgeNet, JudgeTrainOptions, load_judge, make_split,
+from cvaegan.cli.app import app
+from cvaegan.data.dataset import build_cache
+from cvaegan.runtime.errors import CvaeganError
+from cvaegan.evaluation.judge import (JudgeConfig, JudgeNet, JudgeTrainOptions, load_judge, make_split,
                                           relative_names, train_judge)
-from cvaegan_cli.manifest import index_dataset
+from cvaegan.data.manifest import index_dataset
 from tests.helpers import make_shapes_dataset
 
 

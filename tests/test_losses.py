@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from models import losses as L
+from cvaegan.core import losses as L
 
 
 def test_loss_d_is_eq1_over_real_reconstructed_and_prior():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from cvaegan_cli.evaluation import metrics as M
+from cvaegan.evaluation import metrics as M
 
 
 def test_realism_is_one_for_identical_predictions():

@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from cvaegan_cli.app import app
-from cvaegan_cli.apps.morph import label_morph, latent_morph
-from cvaegan_cli.device import autocast, resolve_precision
+from cvaegan.cli.app import app
+from cvaegan.apps.morph import label_morph, latent_morph
+from cvaegan.runtime.device import autocast, resolve_precision
 from tests.apps_common import DETECTOR, demo_model, held_out
 
 runner = CliRunner()
@@ -30,9 +30,9 @@ def encoding_model(trained_demo, tmp_path_factory):
     E and G, no D and C) at lr 1e-3 gets there in 100 steps (~15 s on 2 cores)."""
     from rich.console import Console
 
-    from cvaegan_cli.apps.common import load_model
-    from cvaegan_cli.training import TrainOptions, train
-    from models import OptimConfig
+    from cvaegan.apps.common import load_model
+    from cvaegan.pipelines.train import TrainOptions, train
+    from cvaegan.families.cvaegan import OptimConfig
 
     root = tmp_path_factory.mktemp("morph_cvae")
     res = train(TrainOptions(data=trained_demo["data"], out=root / "runs", name="cvae", model="cvae", resolution=32,

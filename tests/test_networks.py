@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from models import CVAEGAN, CVAEGANConfig, ModelConfig
-from models.networks import Generator
+from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
+from cvaegan.families.cvaegan.networks import Generator
 
 
 @pytest.mark.parametrize("res", [32, 64, 128, 256])
@@ -72,5 +72,5 @@ def test_model_kinds_build_their_networks(kind, nets):
 def test_bad_config_is_rejected():
     with pytest.raises(ValueError):
         ModelConfig(num_classes=3, resolution=48)
-    with pytest.raises(ValueError):
-        ModelConfig(num_classes=3, model="vae")
+    with pytest.raises(ValueError, match="model must be one of"):  # the family's config knows its models
+        CVAEGANConfig(ModelConfig(num_classes=3, model="vae"))

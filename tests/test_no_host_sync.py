@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from cvaegan_cli.data import DeviceBatches, ImageCache
-from models import CVAEGAN, CVAEGANConfig, ModelConfig
-from models.algorithm import make_optimizers, train_step
+from cvaegan.data.dataset import DeviceBatches, ImageCache
+from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
+from cvaegan.families.cvaegan.step import make_optimizers, train_step
 
 SYNCING = {  # aten ops whose CUDA kernels copy a value to the host (or size an output from data)
     "_local_scalar_dense",  # .item(), float(t), bool(t), int(t)

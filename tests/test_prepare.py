@@ -12,11 +12,11 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from cvaegan_cli.data import build_cache
-from cvaegan_cli.manifest import index_dataset
-from cvaegan_cli.prepare.align import Face, align_face, canonical_template, invert_matrix, map_points
-from cvaegan_cli.prepare.common import PrepareOptions, safe_name, unique_folders
-from cvaegan_cli.prepare.runner import prepare
+from cvaegan.data.dataset import build_cache
+from cvaegan.data.manifest import index_dataset
+from cvaegan.prepare.align import Face, align_face, canonical_template, invert_matrix, map_points
+from cvaegan.prepare.common import PrepareOptions, safe_name, unique_folders
+from cvaegan.prepare.runner import prepare
 
 QUIET = Console(stderr=True, quiet=True)
 
@@ -67,7 +67,7 @@ def test_safe_names_cannot_escape_and_stay_unique():
 
 
 def test_load_photo_converts_modes_exif_and_refuses_bombs(tmp_path, monkeypatch):
-    from cvaegan_cli.prepare import io
+    from cvaegan.prepare import io
 
     Image.fromarray((np.arange(60 * 40).reshape(40, 60) * 20).astype(np.uint16)).save(tmp_path / "g16.png")
     Image.new("P", (30, 20), 3).save(tmp_path / "pal.png")
@@ -102,7 +102,7 @@ def test_folder_kind_is_read_by_trains_loader(tmp_path):
 # ------------------------------------------------------------------------------------------- faces
 @pytest.mark.data
 def test_faces_align_to_template_and_are_read_by_loader(test_data, tmp_path):
-    from cvaegan_cli.prepare.detect import FaceDetector
+    from cvaegan.prepare.detect import FaceDetector
 
     raw = celeba_subset(test_data, tmp_path / "raw")
     res = run("faces", raw, tmp_path / "out", detector=detector_path(test_data))
@@ -172,7 +172,7 @@ def test_two_workers_give_the_same_crops(test_data, tmp_path):
 def test_missing_detector_is_one_line_error(tmp_path):
     from typer.testing import CliRunner
 
-    from cvaegan_cli.app import app
+    from cvaegan.cli.app import app
 
     (tmp_path / "raw" / "someone").mkdir(parents=True)
     Image.new("RGB", (64, 64)).save(tmp_path / "raw" / "someone" / "a.png")
@@ -187,7 +187,7 @@ def test_missing_detector_is_one_line_error(tmp_path):
 def test_flower_crop_holds_whole_mask_and_little_else(test_data, tmp_path):
     import cv2
 
-    from cvaegan_cli.prepare.objects import flower_mask
+    from cvaegan.prepare.objects import flower_mask
 
     raw = test_data / "flowers" / "oxford17_seg_256"
     out = tmp_path / "out"
@@ -212,7 +212,7 @@ def test_flower_crop_holds_whole_mask_and_little_else(test_data, tmp_path):
 
 @pytest.mark.data
 def test_segmim_blue_background_mask(tmp_path):
-    from cvaegan_cli.prepare.objects import flower_mask
+    from cvaegan.prepare.objects import flower_mask
 
     seg = np.zeros((50, 80, 3), np.uint8)
     seg[...] = (0, 0, 254)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from rich.console import Console
 
-from cvaegan_cli.prepare.download import DownloadConfig, DownloadError, fetch
+from cvaegan.prepare.download import DownloadConfig, DownloadError, fetch
 
 # The test server is on 127.0.0.1, which the downloader refuses unless private hosts are allowed.
 FAST = DownloadConfig(timeout=3.0, retries=2, max_bytes=1_000_000, backoff=0.01, allow_private_hosts=True)
@@ -123,11 +123,11 @@ def test_fetch_verifies_resumes_caps_and_refuses_other_schemes(server, tmp_path)
 
 @pytest.mark.data
 def test_facescrub_download_picks_listed_face_and_sanitises_names(server, test_data, tmp_path):
-    from cvaegan_cli.manifest import index_dataset
-    from cvaegan_cli.prepare.common import PrepareOptions
-    from cvaegan_cli.prepare.detect import FaceDetector
-    from cvaegan_cli.prepare.io import load_photo
-    from cvaegan_cli.prepare.runner import prepare
+    from cvaegan.data.manifest import index_dataset
+    from cvaegan.prepare.common import PrepareOptions
+    from cvaegan.prepare.detect import FaceDetector
+    from cvaegan.prepare.io import load_photo
+    from cvaegan.prepare.runner import prepare
 
     base, h = server
     model = test_data / "models" / "scrfd_500m_kps.onnx"

@@ -9,9 +9,9 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from cvaegan_cli.app import app
-from models import CVAEGANConfig
-from models.config import LEGACY_LOSS_FIELDS, PRESETS, LossConfig, OptimConfig, from_preset
+from cvaegan.cli.app import app
+from cvaegan.families.cvaegan import CVAEGANConfig
+from cvaegan.families.cvaegan.config import LEGACY_LOSS_FIELDS, PRESETS, LossConfig, OptimConfig, from_preset
 from tests.helpers import make_shapes_dataset
 
 

@@ -1,5 +1,5 @@
 """Issue 17's bad-input and fault corpus: every case runs through the real entry point
-(`cvaegan_cli.app.main`, what the `cvaegan` script calls) and must end in exit ≠ 0 with exactly one
+(`cvaegan.cli.app.main`, what the `cvaegan` script calls) and must end in exit ≠ 0 with exactly one
 `error: …` line and no traceback; the fault cases check that nothing is lost or left behind."""
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from cvaegan_cli.app import main
-from cvaegan_cli.atomic import atomic_write_text, remove_stale_temps
-from cvaegan_cli.checkpoint_io import load_checkpoint, save_checkpoint, torch_save_atomic
-from cvaegan_cli.errors import CvaeganError
-from cvaegan_cli.locking import folder_lock
-from cvaegan_cli.training import TrainOptions, train
-from models import CVAEGAN, CVAEGANConfig, ModelConfig, make_checkpoint
+from cvaegan.cli.app import main
+from cvaegan.runtime.atomic import atomic_write_text, remove_stale_temps
+from cvaegan.runtime.checkpoint_io import save_checkpoint, torch_save_atomic
+from cvaegan.session import load_checkpoint
+from cvaegan.runtime.errors import CvaeganError
+from cvaegan.runtime.locking import folder_lock
+from cvaegan.pipelines.train import TrainOptions, train
+from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
+from cvaegan.families.checkpoint import make_checkpoint
 from tests.helpers import make_shapes_dataset
 
 
@@ -95,7 +97,7 @@ def test_click_usage_errors_are_one_line(capsys, tmp_path):
 
 
 def test_version_and_bare_command(capsys):
-    from cvaegan_cli import __version__
+    from cvaegan import __version__
 
     code, out, err = cli(["--version"], capsys)
     assert code == 0 and out.strip() == f"cvaegan {__version__}" and not err
@@ -296,7 +298,7 @@ def test_hostile_manifests_are_one_line_errors(case, tmp_path, capsys):
 
 
 def test_merged_manifests_may_point_at_their_sources_only(tmp_path):
-    from cvaegan_cli.manifest import index_dataset
+    from cvaegan.data.manifest import index_dataset
 
     real = make_shapes_dataset(tmp_path / "real", classes=1, per_class=2)
     img = next(real.rglob("*.png")).resolve()
@@ -426,9 +428,9 @@ def test_latin1_file_names_are_carried_through_prepare_train_and_evaluate(tmp_pa
 # ---------------------------------------------------------------- 3: one folder per class, always
 
 def test_distinct_folders_never_collide():
-    from cvaegan_cli.naming import distinct_folders
-    from cvaegan_cli.prepare.common import unique_folders
-    from cvaegan_cli.sampling import class_folders
+    from cvaegan.data.naming import distinct_folders
+    from cvaegan.prepare.common import unique_folders
+    from cvaegan.pipelines.sample import class_folders
 
     assert distinct_folders(["a", "a_2", "a", "A"]) == ["a", "a_2", "a_3", "A_4"]
     for namer in (class_folders, unique_folders):
@@ -447,7 +449,7 @@ def test_sample_separate_and_augment_keep_colliding_classes_apart(tmp_path, caps
     code, _, err = cli(["augment", "--ckpt", path, "--per-class", "2", "--out", tmp_path / "aug", "--device", "cpu"],
                        capsys)
     assert code == 0, err
-    from cvaegan_cli.manifest import index_dataset
+    from cvaegan.data.manifest import index_dataset
 
     index = index_dataset(tmp_path / "aug")
     assert sorted(index.labels) == [0, 0, 1, 1, 2, 2] and len(set(index.files)) == 6
@@ -458,7 +460,7 @@ def test_sample_separate_and_augment_keep_colliding_classes_apart(tmp_path, caps
 def test_decompression_bomb_limit_fits_photos(tmp_path):
     from PIL import Image
 
-    from cvaegan_cli.data import load_image_square
+    from cvaegan.data.dataset import load_image_square
 
     assert Image.MAX_IMAGE_PIXELS <= 64_000_000
     big = tmp_path / "bomb.png"
@@ -471,7 +473,7 @@ def test_float_tiffs_keep_their_values(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from cvaegan_cli.data import load_image_square
+    from cvaegan.data.dataset import load_image_square
 
     arr = np.full((40, 40), 0.5, dtype=np.float32)
     Image.fromarray(arr, mode="F").save(tmp_path / "f.tif")
@@ -480,7 +482,7 @@ def test_float_tiffs_keep_their_values(tmp_path):
 
 
 def test_empty_class_folders_warn(tmp_path):
-    from cvaegan_cli.manifest import index_dataset
+    from cvaegan.data.manifest import index_dataset
 
     data = make_shapes_dataset(tmp_path / "d", classes=2, per_class=2)
     (data / "empty_class").mkdir()
@@ -509,7 +511,7 @@ def _spawn(args: list, cwd: Path):
     import sys
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "cvaegan_cli", *map(str, args)], cwd=cwd, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "cvaegan", *map(str, args)], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _SPAWNED.append(proc)
     return proc
@@ -562,7 +564,7 @@ def test_help_examples_fit_80_columns():
 
     import typer
 
-    from cvaegan_cli.app import app
+    from cvaegan.cli.app import app
 
     group = typer.main.get_command(app)
     commands = [group.commands[n] for n in group.commands]
@@ -594,7 +596,7 @@ def _kill_9_then_rerun(args: list, started, cwd: Path) -> None:
 def test_kill_9_during_augment_then_rerun_completes_consistently(ckpt_file, tmp_path):
     from PIL import Image
 
-    from cvaegan_cli.manifest import index_dataset
+    from cvaegan.data.manifest import index_dataset
 
     out = tmp_path / "aug"
     args = ["augment", "--ckpt", ckpt_file, "--per-class", "600", "--out", out, "--device", "cpu", "-b", "32",
@@ -630,7 +632,7 @@ def test_kill_9_during_training_then_resume(shapes, tmp_path):
 def test_kill_9_during_prepare_then_rerun_completes_consistently(tmp_path):
     from PIL import Image
 
-    from cvaegan_cli.manifest import index_dataset
+    from cvaegan.data.manifest import index_dataset
 
     raw = make_shapes_dataset(tmp_path / "raw", classes=3, per_class=80, size=48)
     out = tmp_path / "prep"

@@ -4,8 +4,8 @@ gradient of its own objective, and the naive "sum everything and backward" would
 import pytest
 import torch
 
-from models import CVAEGAN, CVAEGANConfig, ModelConfig
-from models.algorithm import LOSSES_OF, apply_updates
+from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
+from cvaegan.families.cvaegan.step import LOSSES_OF, apply_updates
 
 
 def _setup(kind: str, seed: int = 0):

@@ -10,10 +10,10 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from cvaegan_cli.app import app
-from cvaegan_cli.apps.common import psnr
-from cvaegan_cli.apps.superres import bicubic, down, project, super_resolve
-from cvaegan_cli.images import to_pil
+from cvaegan.cli.app import app
+from cvaegan.apps.common import psnr
+from cvaegan.apps.superres import bicubic, down, project, super_resolve
+from cvaegan.data.images import to_pil
 from tests.apps_common import demo_model, held_out
 
 runner = CliRunner()

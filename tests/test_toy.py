@@ -10,8 +10,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from cvaegan_cli.app import app
-from cvaegan_cli.toy import RingConfig, ToyConfig, coverage, default_snapshots, ring_distance, train_toy
+from cvaegan.cli.app import app
+from cvaegan.pipelines.toy import RingConfig, ToyConfig, coverage, default_snapshots, ring_distance, train_toy
 
 RING = RingConfig()
 

@@ -11,12 +11,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from cvaegan_cli.app import app
-from cvaegan_cli.checkpoint_io import load_checkpoint
-from cvaegan_cli.device import autocast, native_bf16, resolve_precision
-from cvaegan_cli.errors import CvaeganError
-from cvaegan_cli.training import TrainingDiverged, TrainOptions, train
-from models.config import LossConfig
+from cvaegan.cli.app import app
+from cvaegan.session import load_checkpoint
+from cvaegan.runtime.device import autocast, native_bf16, resolve_precision
+from cvaegan.runtime.errors import CvaeganError
+from cvaegan.pipelines.train import TrainingDiverged, TrainOptions, train
+from cvaegan.families.cvaegan.config import LossConfig
 from tests.helpers import make_shapes_dataset
 
 runner = CliRunner()
@@ -99,9 +99,12 @@ def test_ctrl_c_saves_a_checkpoint_and_stops(shapes, tmp_path):
 
 
 def test_nan_stops_and_keeps_last_good_checkpoint(shapes, tmp_path, monkeypatch):
-    import cvaegan_cli.training as tr
+    import dataclasses
 
-    real_step = tr.train_step
+    from cvaegan.families import registry
+
+    family = registry.resolve("cvaegan")[0]
+    real_step = family.train_step
     calls = {"n": 0}
 
     def poisoned(*a, **kw):
@@ -111,7 +114,7 @@ def test_nan_stops_and_keeps_last_good_checkpoint(shapes, tmp_path, monkeypatch)
             logs["loss_d"] = torch.tensor(float("nan"))
         return logs
 
-    monkeypatch.setattr(tr, "train_step", poisoned)
+    monkeypatch.setitem(registry._FAMILIES, family.name, dataclasses.replace(family, train_step=poisoned))
     with pytest.raises(TrainingDiverged, match="loss_d became nan by step 5") as e:
         train(_opts(shapes, tmp_path, steps=20, log_every=1, ckpt_every=4))
     assert "last good checkpoint" in str(e.value)

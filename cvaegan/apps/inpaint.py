@@ -1,0 +1,152 @@
+"""§5.4 inpainting, Eq. 8: x ← M⊙G(E(x, c), c) + (1−M)⊙x, repeated; M = 1 on the pixels to fill.
+
+Masks are given in the input file's own pixel coordinates (the photo's, for a raw photo) and
+carried into the model's aligned R×R space by the same transform as the image: resize and
+centre-crop for a crop, the aligner's affine for a raw photo.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+
+from cvaegan.apps.common import LoadedModel
+from cvaegan.apps.faces import FaceInput, image_size
+from cvaegan.runtime.device import autocast
+from cvaegan.runtime.errors import CvaeganError
+
+Fill = Literal["keep", "noise", "grey"]
+PAPER_PATCH, PAPER_RES = 50, 128
+
+
+def parse_box(text: str) -> tuple[int, int, int, int]:
+    """"x,y,w,h" in pixels."""
+    m = re.fullmatch(r"\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*", text or "")
+    if not m:
+        raise CvaeganError(f"--box '{text}': expected x,y,w,h in pixels, e.g. 40,60,50,50")
+    x, y, w, h = (int(v) for v in m.groups())
+    if w < 1 or h < 1:
+        raise CvaeganError(f"--box '{text}': width and height must be at least 1")
+    return x, y, w, h
+
+
+def box_mask(height: int, width: int, box: tuple[int, int, int, int]) -> np.ndarray:
+    x, y, w, h = box
+    if x >= width or y >= height:
+        raise CvaeganError(f"--box {x},{y},{w},{h} lies outside the {width}×{height} image")
+    m = np.zeros((height, width), dtype=bool)
+    m[y:y + h, x:x + w] = True
+    return m
+
+
+def read_mask(path: str | os.PathLike[str], width: int, height: int) -> np.ndarray:
+    """A mask PNG: white (> 127 after conversion to grey, or opaque alpha on a transparent PNG) =
+    the pixels to fill. Resized (nearest) to the input's size when it differs."""
+    path = Path(path)
+    if not path.is_file():
+        raise CvaeganError(f"{path}: no such mask file")
+    try:
+        with Image.open(path) as im:
+            if im.mode in ("RGBA", "LA") and np.asarray(im.getchannel("A")).min() < 255:
+                grey = im.getchannel("A")
+            else:
+                grey = im.convert("L")
+            if grey.size != (width, height):
+                grey = grey.resize((width, height), Image.Resampling.NEAREST)
+            m = np.asarray(grey) > 127
+    except CvaeganError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise CvaeganError(f"{path}: not a readable mask image ({type(exc).__name__})") from exc
+    return m
+
+
+def random_patch(resolution: int, seed: int) -> tuple[int, int, int, int]:
+    """§5.4's random 50×50 patch of a 128×128 image, scaled with the resolution."""
+    side = max(1, round(PAPER_PATCH * resolution / PAPER_RES))
+    rng = np.random.default_rng(seed)
+    x, y = (int(v) for v in rng.integers(0, resolution - side + 1, 2))
+    return x, y, side, side
+
+
+def mask_to_model_space(mask: np.ndarray, inp: FaceInput, resolution: int) -> np.ndarray:
+    """A mask in the input file's pixels → (R, R) bool in the model's space. Any overlap counts
+    (linear warp > 0), so a thin user mask never vanishes."""
+    m = mask.astype(np.float32)
+    if inp.raw:
+        warped = cv2.warpAffine(m, inp.matrix, (resolution, resolution), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return warped > 1e-3
+    h, w = m.shape
+    s = resolution / min(w, h)
+    nw, nh = max(resolution, round(w * s)), max(resolution, round(h * s))
+    if (nw, nh) != (w, h):
+        m = cv2.resize(m, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    left, top = (nw - resolution) // 2, (nh - resolution) // 2
+    return m[top:top + resolution, left:left + resolution] > 1e-3
+
+
+def input_size(inp: FaceInput) -> tuple[int, int]:
+    """(width, height) of the input file's pixel grid, the frame masks are given in."""
+    if inp.raw:
+        return int(inp.photo.shape[1]), int(inp.photo.shape[0])
+    return image_size(inp.path)
+
+
+def fill_masked(x: torch.Tensor, mask: torch.Tensor, how: Fill, seed: int) -> torch.Tensor:
+    """The corrupted input x₀: `keep` the pixels under the mask (the user's damaged photo), or
+    replace them with `noise` (uniform in [−1, 1], Fig. 7b) or `grey` (0)."""
+    if how == "keep":
+        return x.clone()
+    if how == "grey":
+        return torch.where(mask, torch.zeros_like(x), x)
+    if how == "noise":
+        g = torch.Generator().manual_seed(seed)
+        return torch.where(mask, torch.rand(x.shape, generator=g) * 2 - 1, x)
+    raise CvaeganError(f"unknown --fill '{how}'; use keep, noise or grey")
+
+
+@torch.no_grad()
+def inpaint(loaded: LoadedModel, x0: torch.Tensor, mask: torch.Tensor, c: torch.Tensor,
+            iters: int) -> list[torch.Tensor]:
+    """Eq. 8 on a batch: x0 (N, 3, R, R), mask (N or 1, 1, R, R) bool, c (N, K). Returns
+    [x₀, x₁, …, x_iters]; the unmasked pixels of every xₜ are x₀'s, bit for bit (torch.where,
+    not arithmetic)."""
+    if iters < 1:
+        raise CvaeganError("--iters must be at least 1")
+    dev = loaded.device
+    x = x0.to(dev)
+    m = mask.to(dev).bool()
+    cc = c.to(dev)
+    out = [x0.clone()]
+    for _ in range(iters):
+        with autocast(dev):
+            rec = loaded.model.reconstruct(x, cc)
+        x = torch.where(m, rec.to(x.dtype), x)
+        out.append(x.cpu())
+    return out
+
+
+def build_mask(inp: FaceInput, resolution: int, *, mask_png: Path | None, box: str | None,
+               seed: int) -> tuple[np.ndarray, str, tuple[int, int, int, int] | None]:
+    """The (R, R) model-space mask from --mask, --box, or §5.4's random patch."""
+    if mask_png is not None and box is not None:
+        raise CvaeganError("give --mask or --box, not both")
+    if mask_png is not None or box is not None:
+        w, h = input_size(inp)
+        user = read_mask(mask_png, w, h) if mask_png is not None else box_mask(h, w, parse_box(box))
+        if not user.any():
+            raise CvaeganError("the mask is empty: nothing to inpaint")
+        m = mask_to_model_space(user, inp, resolution)
+        if not m.any():
+            raise CvaeganError("the mask does not overlap the face region the model sees")
+        return m, "mask PNG" if mask_png is not None else "box", parse_box(box) if box else None
+    b = random_patch(resolution, seed)
+    return box_mask(resolution, resolution, b), "random patch", b

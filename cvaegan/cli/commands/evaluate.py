@@ -1,0 +1,56 @@
+"""`cvaegan evaluate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from cvaegan.runtime.checkpoint_io import resolve_checkpoint
+from cvaegan.cli.errors import cli_errors
+from cvaegan.evaluation.evaluate import EvaluateOptions, evaluate, results_table
+
+EPILOG = """[bold]Examples[/]
+
+  [dim]# a judge trained on the model's data, then the newest checkpoint[/]
+  cvaegan judge train data/faces -r 32
+  cvaegan evaluate --judge judges/faces-32.pt --data data/faces
+  cvaegan evaluate --ckpt runs/faces-cgan/checkpoints/latest.pt \\
+      --judge judges/faces-32.pt --data data/faces
+  cvaegan evaluate --judge J.pt --data data/faces --per-class 100 \\
+      --inception ~/inception_v3_google.pth
+"""
+
+
+def evaluate_cmd(
+    judge: Path = typer.Option(..., "--judge", help="Judge checkpoint from `cvaegan judge train`."),
+    data: Path = typer.Option(..., "--data", help="The dataset the judge was trained on (its held-out images)."),
+    ckpt: Path = typer.Option(None, "--ckpt", help="Checkpoint (default: newest runs/*/checkpoints/latest.pt)."),
+    runs: Path = typer.Option(Path("runs"), "--runs", help="Where to look for the newest checkpoint."),
+    per_class: int = typer.Option(100, "--per-class", "-n", help="Generated samples per class (paper: 100)."),
+    inception: Path = typer.Option(None, "--inception", help="torchvision Inception-v3 weights (.pth) on disk: "
+                                   "also report the standard FID."),
+    out: Path = typer.Option(None, "--out", "-o", help="JSON record (default: <run>/eval/evaluate-...json); "
+                             "a grid of samples is written beside it."),
+    seed: int = typer.Option(0, "--seed", help="z ~ N(0, I) is drawn from this seed."),
+    batch_size: int = typer.Option(256, "--batch-size", "-b"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    workers: int = typer.Option(2, "--workers"),
+    cache_dir: Path = typer.Option(None, "--cache-dir", help="Where the decoded-image cache lives."),
+) -> None:
+    """Score a checkpoint: judge top-1 and realism (Table 1), FID-style distance, diversity and
+    reconstruction error, for generated samples of every class against held-out real images."""
+    path = resolve_checkpoint(ckpt, runs)
+    console = Console(stderr=True)
+    rec = evaluate(EvaluateOptions(ckpt=path, judge=judge, data=data, per_class=per_class, seed=seed, device=device,
+                                   batch_size=batch_size, inception=inception, out=out, workers=workers,
+                                   cache_dir=cache_dir), console)
+    Console().print(results_table(rec))
+    for note in rec["notes"]:
+        console.print(f"[yellow]note:[/] {note}")
+    typer.echo(f"wrote {rec['json']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate", epilog=EPILOG)(cli_errors(evaluate_cmd))

@@ -1,0 +1,56 @@
+"""Image conversions and grid files."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torchvision.utils import make_grid
+
+from cvaegan.runtime.atomic import atomic_path
+from cvaegan.runtime.errors import CvaeganError
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] float images (N, 3, H, W) → uint8 (N, 3, H, W) on the CPU."""
+    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+
+
+def from_uint8(x: torch.Tensor) -> torch.Tensor:
+    return x.float().div(127.5).sub(1.0)
+
+
+def to_pil(x: torch.Tensor) -> Image.Image:
+    """One image (3, H, W) in [-1, 1] → PIL RGB."""
+    return Image.fromarray(to_uint8(x[None])[0].permute(1, 2, 0).numpy())
+
+
+# What an output's suffix promises; `-o grid.jpg` must not hold PNG bytes.
+FORMATS = {"": ("PNG", {}), ".png": ("PNG", {}), ".jpg": ("JPEG", {"quality": 95}),
+           ".jpeg": ("JPEG", {"quality": 95}), ".webp": ("WEBP", {"lossless": True})}
+
+
+def save_png(img: Image.Image, path: str | os.PathLike[str]) -> Path:
+    """Write an image atomically in the format its suffix names (PNG, JPEG at quality 95, lossless
+    WebP); another suffix is refused rather than written as PNG bytes under a wrong name."""
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise CvaeganError(f"{path}: cannot write '{path.suffix}' images; use .png, .jpg or .webp")
+    fmt, params = FORMATS[path.suffix.lower()]
+    with atomic_path(path) as tmp:
+        img.save(tmp, format=fmt, **params)
+    return path
+
+
+def grid_image(x: torch.Tensor, nrow: int | None = None, padding: int = 2) -> Image.Image:
+    """Images in [-1, 1] → one PIL grid, `nrow` per row (default: as square as possible)."""
+    nrow = nrow or max(1, math.ceil(math.sqrt(x.shape[0])))
+    grid = make_grid(to_uint8(x), nrow=nrow, padding=padding, pad_value=255)
+    return Image.fromarray(grid.permute(1, 2, 0).numpy())
+
+
+def save_grid(x: torch.Tensor, path: str | os.PathLike[str], nrow: int | None = None) -> Path:
+    return save_png(grid_image(x, nrow), path)

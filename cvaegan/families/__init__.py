@@ -1,0 +1,2 @@
+"""Model families: one sub-package per family (config, networks, training step, inference), named
+in `registry.py`."""

@@ -1,0 +1,175 @@
+"""Dataclass configs of the model core. Everything a checkpoint needs to rebuild the networks and
+the training step lives here, so a checkpoint's `config` entry is `asdict()` of these."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from cvaegan.core.arch import MAX_CLASSES, MAX_LATENT, RESOLUTIONS, ModelConfig  # noqa: F401 (re-exported)
+
+REDUCTIONS = ("sum", "mean")
+
+# The models of this family and the networks each trains. The sampler only ever needs G.
+NETWORKS_OF: dict[str, tuple[str, ...]] = {
+    "cvaegan": ("E", "G", "D", "C"),
+    "cvae": ("E", "G"),
+    "cgan": ("G", "D", "C"),
+    "fmcgan": ("G", "D", "C"),
+}
+MODEL_KINDS = tuple(NETWORKS_OF)
+
+
+@dataclass
+class LossConfig:
+    """Eq. 7's weights and the knobs of the moving-average feature centres.
+
+    Reduction convention: every ‖·‖² is a SUM over pixels / feature dimensions and every E[·] a MEAN
+    over the batch (`*_reduction="mean"` averages over dimensions instead, for experiments). Under
+    sums, λ1·L_KL + λ2·½‖x − x'‖² is a β-VAE with a Gaussian decoder of pixel variance σ² = λ1/(β·λ2)
+    in [-1, 1] units: the paper's λ1 = 3 is σ ≈ 1.7 at β = 1, an image model so loose that E's
+    code carries almost nothing (≈ 8 nats), and Eq. 6's f_D part (a sum over thousands of feature
+    dimensions) outweighs the pixel part 2:1 and paints D's features into the images as speckle.
+
+    The defaults were chosen by the fidelity sweep (README, "Image fidelity"): λ1 = 0.1, the f_D
+    part of Eq. 6 weighted 0.15 inside λ2·L_G, λ3 = λ4 = 1e-2 so that prior samples get enough of
+    Eqs. 2 and 4 to stay class-true. The paper's literal values are the preset "paper".
+
+    `pixel`, `pair_d`, `pair_c` switch the three parts of Eq. 6 for the §5.5 ablation.
+    """
+
+    lambda_kl: float = 0.1      # λ1 (paper: 3)
+    lambda_g: float = 1.0       # λ2 (paper: 1)
+    lambda_gd: float = 1e-2     # λ3 (paper: 1e-3)
+    lambda_gc: float = 1e-2     # λ4 (paper: 1e-3)
+    centre_decay: float = 0.9   # moving historical average: m ← d·m + (1−d)·batch centre
+    pixel: bool = True          # Eq. 6 ‖x − x'‖²
+    pair_d: bool = True         # Eq. 6 ‖f_D(x) − f_D(x')‖²
+    pair_c: bool = True         # Eq. 6 ‖f_C(x) − f_C(x')‖²
+    pixel_reduction: str = "sum"    # ‖x − x'‖² over pixels: "sum" or "mean"
+    feature_reduction: str = "sum"  # ‖f − f'‖² over feature dims (Eqs. 2, 4, 6): "sum" or "mean"
+    kl_reduction: str = "sum"       # Eq. 5 over latent dims: "sum" (nats) or "mean" (nats per dim)
+    pair_d_scale: float = 0.15      # weight of Eq. 6's f_D part inside λ2 L_G (paper: 1)
+    pair_c_scale: float = 1.0       # weight of Eq. 6's f_C part inside λ2 L_G
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.centre_decay < 1.0:
+            raise ValueError("centre_decay must be in [0, 1)")
+        for name in ("lambda_kl", "lambda_g", "lambda_gd", "lambda_gc", "pair_d_scale", "pair_c_scale"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"{name} must be a finite number ≥ 0, got {v!r}")
+        for name in ("pixel", "pair_d", "pair_c"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        for name in ("pixel_reduction", "feature_reduction", "kl_reduction"):
+            if getattr(self, name) not in REDUCTIONS:
+                raise ValueError(f"{name} must be one of {REDUCTIONS}, got {getattr(self, name)!r}")
+
+
+# Fields added to LossConfig after version 0.1.0, with the values that reproduce what a config
+# saved without them trained with: a run from 0.1.0 resumes with its own losses, whatever the
+# current defaults are.
+LEGACY_LOSS_FIELDS: dict[str, Any] = {"pixel_reduction": "sum", "feature_reduction": "sum", "kl_reduction": "sum",
+                                      "pair_d_scale": 1.0, "pair_c_scale": 1.0}
+
+
+@dataclass
+class OptimConfig:
+    """Adam for every network, DCGAN's betas."""
+
+    lr_e: float = 2e-4
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    lr_c: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+
+    def __post_init__(self) -> None:
+        for name in ("lr_e", "lr_g", "lr_d", "lr_c"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+        for name in ("beta1", "beta2"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {v!r}")
+
+    def lr(self, net: str) -> float:
+        return {"E": self.lr_e, "G": self.lr_g, "D": self.lr_d, "C": self.lr_c}[net]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named starting point for Eq. 7's weights and the learning rates."""
+
+    loss: LossConfig
+    optim: OptimConfig
+    summary: str
+
+
+PRESETS: dict[str, Preset] = {
+    "default": Preset(LossConfig(), OptimConfig(),
+                      "the measured default (README, 'Image fidelity'): λ, the f_D pair scale and the "
+                      "E/G learning rates chosen by the fidelity sweep"),
+    "paper": Preset(LossConfig(3.0, 1.0, 1e-3, 1e-3, **LEGACY_LOSS_FIELDS), OptimConfig(2e-4, 2e-4, 2e-4, 2e-4),
+                    "Eq. 7's literal λ1 = 3, λ2 = 1, λ3 = λ4 = 1e-3 under the same sums, Eq. 6 unscaled, "
+                    "DCGAN's Adam (2e-4, β1 0.5) for every network: what cvaegan 0.1 trained"),
+}
+
+
+def from_preset(name: str, **overrides: Any) -> tuple[LossConfig, OptimConfig]:
+    """A preset's loss and optimiser configs with some fields replaced (by field name, either
+    config's). Raises ValueError for an unknown preset or field, or an invalid value."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
+    p = PRESETS[name]
+    loss_names = {f.name for f in fields(LossConfig)}
+    optim_names = {f.name for f in fields(OptimConfig)}
+    unknown = set(overrides) - loss_names - optim_names
+    if unknown:
+        raise ValueError(f"unknown loss/optimiser field(s) {', '.join(sorted(unknown))}; known: "
+                         f"{', '.join(sorted(loss_names | optim_names))}")
+    loss = replace(p.loss, **{k: v for k, v in overrides.items() if k in loss_names})
+    optim = replace(p.optim, **{k: v for k, v in overrides.items() if k in optim_names})
+    return loss, optim
+
+
+@dataclass
+class CVAEGANConfig:
+    model: ModelConfig
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+    def __post_init__(self) -> None:
+        if self.model.model not in NETWORKS_OF:
+            raise ValueError(f"model must be one of {MODEL_KINDS}, got {self.model.model!r}")
+
+    @property
+    def networks(self) -> tuple[str, ...]:
+        """The networks this model trains, by name."""
+        return NETWORKS_OF[self.model.model]
+
+    @property
+    def num_classes(self) -> int:
+        return self.model.num_classes
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "CVAEGANConfig":
+        return cls(
+            model=ModelConfig(**_known(ModelConfig, d["model"])),
+            loss=LossConfig(**_known(LossConfig, {**LEGACY_LOSS_FIELDS, **d.get("loss", {})})),
+            optim=OptimConfig(**_known(OptimConfig, d.get("optim", {}))),
+        )
+
+
+def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+    return dict(d)

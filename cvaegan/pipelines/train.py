@@ -1,0 +1,474 @@
+"""`cvaegan train`: the loop around a model family's `train_step` — data, run folder, logs, grids,
+checkpoints, resume, Ctrl-C and divergence handling.
+
+Run folder `runs/<name>/`: config.json, log.jsonl (one JSON object per log interval and per
+event), samples/step_XXXXXXX.png + samples/latest.png (fixed z and classes), checkpoints/latest.pt
+and checkpoints/step_XXXXXXX.pt.
+
+Determinism: the data order comes from a CPU generator (seed) and is the same on every rank;
+the noise (z, z_p, c_p, flips) of step k on rank r comes from a device generator seeded with
+`distributed.step_seed(seed, k, r)`. A checkpoint stores the data generator's state at the start
+of the current epoch and the position in it (in global batches), so `--resume` continues the same
+streams: on the CPU, N steps straight and N/2 + resume + N/2 give identical weights (tested).
+
+Several processes (torchrun): `--batch-size` is the global batch, split evenly over the ranks;
+rank 0 alone writes the run folder. A checkpoint is world-size independent (weights, optimiser
+state, centres and BN running statistics are the same on every rank when saved). Resuming with a
+different number of processes keeps the data order (step k trains on the same global batch), the
+step count, the optimiser state and the centres; it does not reproduce the uninterrupted run bit
+for bit, because ranks ≥ 1 draw different noise and, without --sync-bn, batch-norm statistics are
+taken over differently sized per-rank shards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import math
+import os
+import platform
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from cvaegan import __version__
+from cvaegan.runtime import distributed
+from cvaegan.runtime.atomic import atomic_write_json, remove_stale_temps
+from cvaegan.runtime.checkpoint_io import save_checkpoint
+from cvaegan.session import load_checkpoint
+from cvaegan.data.dataset import DeviceBatches, ImageCache, build_cache
+from cvaegan.runtime.device import autocast, configure, memory_format, resolve_precision
+from cvaegan.runtime.distributed import DistContext
+from cvaegan.runtime.errors import CvaeganError
+from cvaegan.data.images import save_grid
+from cvaegan.runtime.locking import folder_lock
+from cvaegan.runtime.outputs import check_out_dir
+from cvaegan.runtime.progress import make_progress
+from cvaegan.core.arch import ModelConfig
+from cvaegan.core.family import Family
+from cvaegan.families import registry
+from cvaegan.families.checkpoint import (CheckpointError, load_optimizers, make_checkpoint, model_from_checkpoint,
+                                         validate_resumable)
+
+MAIN_LOSSES = ("loss_g", "loss_kl", "loss_d", "loss_c")
+ARCH_DEFAULTS: dict[str, Any] = {"model": "cvaegan", "resolution": 64, "width": 1.0, "latent_dim": 256}
+
+
+@dataclass
+class TrainOptions:
+    data: Path
+    out: Path = Path("runs")
+    name: str | None = None
+    resume: bool = False
+    # Architecture; None = the checkpoint's on --resume, else ARCH_DEFAULTS.
+    model: str | None = None
+    resolution: int | None = None
+    width: float | None = None
+    latent_dim: int | None = None
+    batch_size: int = 64
+    steps: int | None = None
+    epochs: float | None = None
+    # The family's loss and optimiser settings (for CVAE-GAN's family a LossConfig and an
+    # OptimConfig); None: its default preset's. Ignored on --resume (the checkpoint's are used).
+    loss: Any = None
+    optim: Any = None
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 2
+    cache_dir: Path | None = None
+    split: str | None = "train"
+    log_every: int = 50
+    sample_every: int = 500
+    ckpt_every: int = 1000
+    flip: bool = True
+    sync_bn: bool = False       # SyncBatchNorm over processes (CUDA only)
+    compile: bool = False       # torch.compile every network
+    precision: str = "auto"     # auto | bf16 | fp32 (cvaegan.runtime.device.resolve_precision)
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    total_steps: int
+    checkpoint: Path
+    interrupted: bool
+    last: dict[str, float]
+    seconds: float
+    history: list[dict[str, Any]]
+
+
+class TrainingDiverged(CvaeganError):
+    pass
+
+
+class _StopFlag:
+    """First Ctrl-C / SIGTERM asks the loop to stop after the current step and save; a second one
+    interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopFlag":
+        if _in_main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def train(opts: TrainOptions, console: Console | None = None,
+          on_log: Callable[[dict[str, Any]], None] | None = None,
+          stop: Callable[[int], bool] | None = None) -> TrainResult:
+    """Train (or resume) a run. `stop(step)` lets callers (the demo, tests) end early cleanly; in a
+    multi-process job it must give the same answer on every rank.
+
+    Under torchrun (WORLD_SIZE > 1) this joins the process group and trains data-parallel
+    (`cvaegan.runtime.distributed`); otherwise it is a single process.
+    """
+    ctx = distributed.setup(opts.device)
+    try:
+        with contextlib.ExitStack() as held:
+            return _train(opts, ctx, console, on_log, stop, held)
+    finally:
+        ctx.close()
+
+
+def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
+           on_log: Callable[[dict[str, Any]], None] | None,
+           stop: Callable[[int], bool] | None, held: contextlib.ExitStack) -> TrainResult:
+    console = console or Console(stderr=True)
+    if not ctx.is_main:
+        console = Console(stderr=True, quiet=True)
+    device = ctx.device
+    configure(device)
+    precision = resolve_precision(device, opts.precision)
+    torch.manual_seed(opts.seed)
+    if opts.batch_size % ctx.world_size:
+        raise CvaeganError(f"--batch-size {opts.batch_size} is the global batch and must be divisible by "
+                           f"the {ctx.world_size} processes")
+    run_dir = opts.out / (opts.name or _default_name(opts))
+    ckpt_dir = run_dir / "checkpoints"
+    latest = ckpt_dir / "latest.pt"
+
+    # Rank 0 takes the run folder (one writer; temp files of a killed save are then surely stale),
+    # decides start-or-resume and reads the checkpoint; the others receive the decision or the
+    # error (no shared file system needed for a resume, and no rank can decide differently).
+    decision: tuple[str, Any] | None = None
+    if ctx.is_main:
+        try:
+            check_out_dir(opts.out)
+            held.enter_context(folder_lock(run_dir, "run folder"))
+            for folder in (ckpt_dir, run_dir / "samples"):
+                remove_stale_temps(folder)
+            decision = ("ok", _read_resume(opts, run_dir, latest))
+        except CvaeganError as exc:
+            decision = ("error", str(exc))
+    decision = ctx.broadcast_object(decision)
+    assert decision is not None
+    if decision[0] == "error":
+        raise CvaeganError(decision[1])
+    resume_ckpt = decision[1]
+    opts = _resolve_architecture(opts, resume_ckpt)
+
+    if ctx.local_rank != 0:
+        ctx.barrier()  # let this node's first process decode the images into the shared cache
+    with make_progress(console, transient=True) as prog:
+        task = prog.add_task("decoding images", total=None, info="")
+        cache = build_cache(opts.data, opts.resolution, workers=opts.workers, cache_dir=opts.cache_dir,
+                            split=opts.split, progress=lambda i, n: prog.update(task, completed=i, total=n))
+    if ctx.local_rank == 0:
+        ctx.barrier()
+    _report_skipped(cache, console)
+    if len(cache) < 2:
+        raise CvaeganError(f"{opts.data}: training needs at least 2 readable images, found {len(cache)}")
+
+    if resume_ckpt is not None:
+        model = model_from_checkpoint(resume_ckpt, device)
+        if resume_ckpt["class_names"] != cache.class_names:
+            raise CvaeganError(f"--resume: the checkpoint's {len(resume_ckpt['class_names'])} classes differ "
+                               f"from the {len(cache.class_names)} classes of {opts.data}")
+        cfg = model.cfg
+    else:
+        family = _family(opts.model)
+        try:
+            cfg = family.new_config(ModelConfig(num_classes=len(cache.class_names), resolution=opts.resolution,
+                                                latent_dim=opts.latent_dim, width=opts.width, model=opts.model),
+                                    opts.loss, opts.optim)
+        except ValueError as exc:
+            raise CvaeganError(str(exc)) from exc
+        model = family.build(cfg).to(device)
+    if opts.sync_bn:
+        distributed.convert_sync_bn(model, ctx)
+    ctx.broadcast_module(model)  # identical start on every rank (weights, BN statistics, centres)
+    mf = memory_format(device)
+    model = model.to(memory_format=mf)
+    if opts.compile:
+        for net in model.nets.values():
+            net.compile()  # in place: state_dict keys, and so checkpoints, are unchanged
+    family = _family(cfg.model.model)
+    optimizers = family.make_optimizers(model)
+
+    batches = DeviceBatches(cache, opts.batch_size, device, flip=opts.flip, memory_format=mf,
+                            rank=ctx.rank, world_size=ctx.world_size)
+    total_steps = opts.steps if opts.steps is not None else math.ceil((opts.epochs or 1.0) * batches.steps_per_epoch)
+    data_gen = torch.Generator().manual_seed(opts.seed)
+    noise_gen = torch.Generator(device=device)
+    seed = opts.seed
+    step, epoch, pos = 0, 0, 0
+    epoch_state = data_gen.get_state()
+    if resume_ckpt is not None:
+        load_optimizers(resume_ckpt, optimizers)
+        rng = resume_ckpt["rng"]
+        step, epoch, pos = resume_ckpt["step"], int(rng["epoch"]), int(rng["epoch_pos"])
+        epoch_state = rng["data_epoch"]
+        seed = int(rng.get("seed", opts.seed))
+        torch.set_rng_state(rng["torch"])
+        if pos >= batches.steps_per_epoch:  # a smaller epoch count than when saved (new --batch-size)
+            epoch, pos = epoch + 1, 0
+    data_gen.set_state(epoch_state)
+    order = batches.epoch_order(data_gen)
+    grid_z, grid_c = _grid_inputs(model, opts.seed)
+
+    meta = {**_run_meta(opts, cache, device, ctx), "precision": precision}
+    if ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(run_dir / "config.json", {"train": _jsonable(dataclasses.asdict(opts)),
+                                                    "model": cfg.to_dict(), "class_names": cache.class_names,
+                                                    "meta": meta})
+    log = _JsonlLog(run_dir / "log.jsonl", enabled=ctx.is_main)
+    log.write({"event": "resume" if resume_ckpt else "start", "step": step, "total_steps": total_steps,
+               "images": len(cache), "classes": len(cache.class_names), "device": str(device),
+               "precision": precision, "processes": ctx.world_size, "time": _now()})
+
+    def checkpoint(*also: Path) -> Path:
+        ctx.average_bn_buffers(model)  # every rank; only rank 0 writes
+        if not ctx.is_main:
+            return latest
+        ckpt = make_checkpoint(model, class_names=cache.class_names, step=step, optimizers=optimizers,
+                               rng={"data_epoch": epoch_state, "epoch": epoch, "epoch_pos": pos, "seed": seed,
+                                    "noise": "per-step: distributed.step_seed(seed, step, rank)",
+                                    "torch": torch.get_rng_state()},
+                               meta={**meta, "saved": _now(), "images_seen": step * batches.batch_size})
+        for path in also:
+            save_checkpoint(path, ckpt)
+        return save_checkpoint(latest, ckpt)
+
+    def grid() -> None:
+        ctx.average_bn_buffers(model)
+        ctx.on_main(_write_grid, model, grid_z, grid_c, run_dir, step)
+
+    reduce = ctx.reduce_centre_stats if ctx.enabled else None
+    sync_grads = ctx.grad_sync(model)
+    history: list[dict[str, Any]] = []
+    pending: list[dict[str, torch.Tensor]] = []
+    t0 = time.perf_counter()
+    t_last, step_last = t0, step
+    last: dict[str, float] = {}
+    interrupted = False
+    start_step = step
+    try:
+        with _StopFlag() as flag, make_progress(console) as prog:
+            task = prog.add_task(f"training {opts.model}", total=total_steps, completed=step, info="")
+            try:
+                while step < total_steps:
+                    noise_gen.manual_seed(distributed.step_seed(seed, step, ctx.rank))
+                    x, y = batches.batch(order, pos, noise_gen)
+                    pending.append(family.train_step(model, optimizers, x, y, noise_gen, autocast(device, precision),
+                                              reduce=reduce, sync_grads=sync_grads))
+                    step, pos = step + 1, pos + 1
+                    if pos == batches.steps_per_epoch:
+                        epoch, pos = epoch + 1, 0
+                        epoch_state = data_gen.get_state()
+                        order = batches.epoch_order(data_gen)
+                    asked = stop is not None and stop(step)
+                    # A signal may reach the ranks at different steps, so with several processes it is
+                    # only acted on at log points, where the ranks agree on it in one collective.
+                    want_stop = False
+                    if step % opts.log_every == 0 or step == total_steps or step % opts.ckpt_every == 0 \
+                            or asked or (flag.requested and not ctx.enabled):
+                        now = time.perf_counter()
+                        last, want_stop = _flush(pending, ctx, flag.requested or asked)  # the only host sync
+                        pending = []
+                        rate = (step - step_last) * batches.batch_size / max(now - t_last, 1e-9)
+                        rec = {"step": step, "epoch": epoch, "images_per_s": round(rate, 2),
+                               "step_time_s": round((now - t_last) / max(step - step_last, 1), 5), **last}
+                        t_last, step_last = now, step
+                        _check_finite(last, step, latest)
+                        log.write(rec)
+                        history.append(rec)
+                        if on_log and ctx.is_main:
+                            on_log(rec)
+                        prog.update(task, completed=step, info=_progress_info(rate, last))
+                    if step % opts.sample_every == 0:
+                        grid()
+                    if step % opts.ckpt_every == 0:
+                        checkpoint(ckpt_dir / f"step_{step:07d}.pt")
+                    if want_stop:
+                        interrupted = flag.requested or not asked
+                        break
+            except KeyboardInterrupt:
+                interrupted = True  # second Ctrl-C mid-step: the step may be half applied; keep the last save
+                log.write({"event": "interrupt", "step": step, "time": _now(), "saved": False})
+                raise CvaeganError(f"interrupted twice at step {step}; last saved checkpoint: {latest}") from None
+        if pending:
+            last, _ = _flush(pending, ctx, False)
+            _check_finite(last, step, latest)
+        ckpt_path = checkpoint()
+        grid()
+    finally:
+        batches.close()
+    seconds = time.perf_counter() - t0
+    log.write({"event": "interrupt" if interrupted else "end", "step": step, "time": _now(),
+               "seconds": round(seconds, 2), "images_per_s": round((step - start_step) * batches.batch_size
+                                                                   / max(seconds, 1e-9), 2)})
+    return TrainResult(run_dir, step, total_steps, ckpt_path, interrupted, last, seconds, history)
+
+
+def _read_resume(opts: TrainOptions, run_dir: Path, latest: Path) -> dict[str, Any] | None:
+    if opts.resume:
+        if not latest.is_file():
+            raise CvaeganError(f"--resume: no checkpoint at {latest}")
+        ckpt = load_checkpoint(latest)
+        try:
+            validate_resumable(ckpt)
+        except CheckpointError as exc:
+            raise CvaeganError(f"--resume: {latest}: {exc}") from exc
+        _resolve_architecture(opts, ckpt)  # refuse a differing architecture before any decoding
+        return ckpt
+    if latest.is_file():
+        raise CvaeganError(f"{run_dir} already holds a run; continue it with --resume or pick another --name")
+    return None
+
+
+def _flush(pending: list[dict[str, torch.Tensor]], ctx: DistContext, stop: bool) -> tuple[dict[str, float], bool]:
+    """Mean of the pending steps' losses (over steps and ranks) and whether any rank wants to stop."""
+    keys = list(pending[0].keys())
+    means = torch.stack([torch.stack([p[k] for k in keys]) for p in pending]).mean(0)
+    means, stop = ctx.mean_and_any(means, stop)
+    return {k: float(v) for k, v in zip(keys, means.tolist())}, stop
+
+
+def _check_finite(last: dict[str, float], step: int, latest: Path) -> None:
+    bad = [k for k, v in last.items() if not math.isfinite(v)]
+    if bad:
+        kept = f"the last good checkpoint is {latest}" if latest.is_file() else "no checkpoint was written yet"
+        raise TrainingDiverged(f"{', '.join(bad)} became {last[bad[0]]} by step {step}; training stopped "
+                               f"and {kept} (lower the learning rates or check the data)")
+
+
+def _grid_inputs(model: torch.nn.Module, seed: int, per_class: int = 8, max_classes: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed z and classes (≤ 8 classes, evenly spread, 8 samples each) so grids show progress."""
+    k = model.num_classes
+    classes = torch.linspace(0, k - 1, min(k, max_classes)).round().long().unique()
+    g = torch.Generator().manual_seed(seed + 2)
+    z = torch.randn(len(classes) * per_class, model.latent_dim, generator=g)
+    return z, classes.repeat_interleave(per_class)
+
+
+def _write_grid(model: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor, run_dir: Path, step: int) -> None:
+    device = next(model.parameters()).device
+    with autocast(device):
+        x = model.generate(z.to(device), model.class_vector(labels.to(device)))
+    save_grid(x, run_dir / "samples" / f"step_{step:07d}.png", nrow=8)
+    save_grid(x, run_dir / "samples" / "latest.png", nrow=8)
+
+
+def _progress_info(rate: float, last: dict[str, float]) -> str:
+    parts = [f"{rate:,.0f} img/s"] + [f"{k[5:]} {last[k]:.3g}" for k in MAIN_LOSSES if k in last]
+    return "  ".join(parts)
+
+
+def _report_skipped(cache: ImageCache, console: Console) -> None:
+    if cache.skipped:
+        console.print(f"[yellow]warning:[/] skipped {len(cache.skipped)} unreadable image(s), e.g. "
+                      f"{cache.skipped[0][0]} ({cache.skipped[0][1]})")
+
+
+class _JsonlLog:
+    def __init__(self, path: Path, enabled: bool = True):
+        self.path = path
+        self.enabled = enabled  # rank 0 alone writes the log
+
+    def write(self, rec: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(rec) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def _run_meta(opts: TrainOptions, cache: ImageCache, device: torch.device, ctx: DistContext) -> dict[str, Any]:
+    return {"cvaegan": __version__, "torch": str(torch.__version__), "python": platform.python_version(),
+            "device": str(device), "argv": sys.argv, "data": str(Path(opts.data).resolve()),
+            "images": len(cache), "skipped": len(cache.skipped), "resolution": opts.resolution,
+            "batch_size": opts.batch_size, "seed": opts.seed, "processes": ctx.world_size,
+            "backend": ctx.backend, "sync_bn": opts.sync_bn, "compile": opts.compile,
+            "threads": torch.get_num_threads()}
+
+
+def _default_name(opts: TrainOptions) -> str:
+    model = opts.model or ARCH_DEFAULTS["model"]
+    return f"{Path(opts.data).resolve().name}-{model}-{opts.resolution or ARCH_DEFAULTS['resolution']}"
+
+
+def _resolve_architecture(opts: TrainOptions, ckpt: dict[str, Any] | None) -> TrainOptions:
+    """Fill the architecture fields left unset: from the checkpoint on a resume, else the defaults.
+    A resume that sets one to another value than the checkpoint's is refused, naming the field
+    (the run would otherwise fail on shapes, or silently keep the old value while config.json
+    recorded the new one)."""
+    saved = ckpt["config"]["model"] if ckpt is not None else ARCH_DEFAULTS
+    given = {k: getattr(opts, k) for k in ARCH_DEFAULTS}
+    if ckpt is not None:
+        for key, value in given.items():
+            if value is not None and value != saved[key]:
+                flag = "--" + key.replace("_", "-")
+                raise CvaeganError(f"--resume: {flag} {value} differs from the run's {saved[key]}; "
+                                   f"drop {flag} to continue the run, or start a new one with another --name")
+    return dataclasses.replace(opts, **{k: saved[k] if v is None else v for k, v in given.items()})
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _family(model: str) -> Family:
+    try:
+        return registry.resolve(model)[0]
+    except ValueError as exc:
+        raise CvaeganError(str(exc)) from exc

@@ -1,4 +1,0 @@
-"""The applications of §5.3, §5.4, §5.6 and the abstract: morph, inpaint, augment, superres.
-
-Library code: the commands in `cvaegan_cli/commands/` are thin wrappers, tests call these directly.
-"""
