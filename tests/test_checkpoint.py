@@ -90,3 +90,18 @@ def test_pickled_objects_are_refused(tmp_path):
     torch.save({"format": "cvaegan-checkpoint", "obj": argparse.Namespace(a=1)}, tmp_path / "evil.pt")
     with pytest.raises(CvaeganError, match="refusing to unpickle"):
         load_checkpoint(tmp_path / "evil.pt")
+
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
+
+
+def test_a_version_1_checkpoint_still_loads_and_draws_the_same_images():
+    """tests/fixtures/v1-cvaegan.pt was written by cvaegan 0.1's format (version 1, commit a1bf565)
+    and is never rewritten: whatever the format becomes, such files must load as the same model."""
+    ckpt = load_checkpoint(FIXTURES / "v1-cvaegan.pt")
+    assert ckpt["version"] == 1 and ckpt["class_names"] == ["ada", "bram", "cleo"] and ckpt["step"] == 7
+    m = model_from_checkpoint(ckpt).eval()
+    want = torch.load(FIXTURES / "v1-cvaegan-expected.pt", weights_only=True)
+    got = m.generate(want["z"], m.class_vector(want["labels"]))
+    torch.testing.assert_close(got, want["out"], rtol=0, atol=1e-5)  # CPUs may differ in the last bits
+    assert m.centres is not None and torch.equal(m.centres.state_dict()["d_real"], ckpt["centres"]["d_real"])
