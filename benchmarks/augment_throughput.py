@@ -23,7 +23,7 @@ import torch
 from rich.console import Console
 
 from cvaegan.apps.augment import AugmentOptions, augment, plan_units, render_batch
-from cvaegan.apps.common import LoadedModel
+from cvaegan.session import Session
 from cvaegan.runtime.device import configure, memory_format, resolve_device
 from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
 
@@ -34,11 +34,11 @@ CONFIGS = {  # name: (resolution, width, classes) — 530 = FaceScrub's identiti
 PAPER_IMAGES = 5000 * 100
 
 
-def build(resolution: int, width: float, classes: int, device: torch.device) -> LoadedModel:
+def build(resolution: int, width: float, classes: int, device: torch.device) -> Session:
     torch.manual_seed(0)
     model = CVAEGAN(CVAEGANConfig(ModelConfig(num_classes=classes, resolution=resolution, width=width)))
     model = model.to(device, memory_format=memory_format(device)).eval()  # as `inference_model` loads it
-    return LoadedModel(model, [f"id{k}" for k in range(classes)], device, Path("<random weights>"), 0)
+    return Session(model, [f"id{k}" for k in range(classes)], device, Path("<random weights>"), 0)
 
 
 def _sync(device: torch.device) -> None:
@@ -46,7 +46,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def generator_rate(loaded: LoadedModel, images: int, batch: int) -> float:
+def generator_rate(loaded: Session, images: int, batch: int) -> float:
     opts = AugmentOptions(new_identities=max(1, images // 100 + 1), per_identity=100, batch_size=batch)
     units = plan_units(loaded.class_names, opts)
     render_batch(loaded, units, 0, min(batch, images), {})  # warm-up (cuDNN autotune, allocator)
@@ -60,7 +60,7 @@ def generator_rate(loaded: LoadedModel, images: int, batch: int) -> float:
     return images / (time.perf_counter() - t0)
 
 
-def pipeline_rate(loaded: LoadedModel, images: int, batch: int, writers: int, fsync: bool, root: Path) -> float:
+def pipeline_rate(loaded: Session, images: int, batch: int, writers: int, fsync: bool, root: Path) -> float:
     per = 100
     opts = AugmentOptions(new_identities=max(1, images // per), per_identity=min(per, images), batch_size=batch,
                           writers=writers, fsync=fsync)

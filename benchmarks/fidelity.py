@@ -34,7 +34,8 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cvaegan.apps.common import load_model  # noqa: E402
+from cvaegan.session import open_session  # noqa: E402
+from cvaegan.families.cvaegan.config import from_preset  # noqa: E402
 from cvaegan.runtime.atomic import atomic_write_json  # noqa: E402
 from cvaegan.runtime.device import resolve_device, resolve_precision  # noqa: E402
 from cvaegan.evaluation.baselines import inpaint_vs_opencv, superres_vs_bicubic  # noqa: E402
@@ -86,7 +87,12 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a loss/optimiser field for every model (as `cvaegan train --set`), e.g. lambda_gc=0.04")
     args = p.parse_args()
+    overrides = {k: float(v) if v.lower() not in ("true", "false") else v.lower() == "true"
+                 for k, _, v in (s.partition("=") for s in args.set)}
+    loss, optim = from_preset("default", **overrides)
 
     rec_cfg = cpu_settings(args.resolution)
     width = args.width or rec_cfg.width
@@ -101,7 +107,7 @@ def main() -> None:
     console = Console(stderr=True)
     t0 = time.perf_counter()
     judge, jstate = get_judge(opts, console)
-    recs = {m: run_variant(Variant(m, model=m), opts, judge, console) for m in args.models}
+    recs = {m: run_variant(Variant(m, model=m, loss=loss, optim=optim), opts, judge, console) for m in args.models}
 
     real = next(iter(recs.values()))["real_heldout"]
     rows = {}
@@ -115,7 +121,8 @@ def main() -> None:
                    "steps": r["step"], "train_seconds": r["train_seconds"], "reused": r["reused"]}
     apps = {}
     if "cvaegan" in recs:
-        loaded = load_model(out / "runs" / "cvaegan" / "checkpoints" / "latest.pt", device=args.device)
+        loaded = open_session(out / "runs" / "cvaegan" / "checkpoints" / "latest.pt", device=args.device,
+                              precision=args.precision, needs=("reconstruct",))
         console.print("inpainting against cv2.inpaint, super-resolution against bicubic …")
         apps["inpaint"] = inpaint_vs_opencv(loaded, data, args.limit)
         apps["superres_x4"] = superres_vs_bicubic(loaded, data, args.limit, scale=4)
@@ -156,7 +163,7 @@ def main() -> None:
     for k, v in checks.items():
         print(f"  {'met ' if v else 'MISS'}  {k}")
     summary = {"benchmark": "fidelity", "data": str(args.data.resolve()), "resolution": args.resolution,
-               "minutes_per_model": args.minutes, "width": width, "batch_size": batch, "latent_dim": latent,
+               "minutes_per_model": args.minutes, "overrides": overrides, "width": width, "batch_size": batch, "latent_dim": latent,
                "seed": args.seed, "judge": str(judge), "judge_heldout_top1": real["top1"],
                "real_heldout": real, "models": rows, "top1_order": order, "apps": apps, "targets": TARGETS,
                "checks": checks, "wall_seconds": round(wall, 1),

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cvaegan.session import capabilities, inference_model, load_checkpoint  # noqa: E402
 from cvaegan.data.dataset import build_cache  # noqa: E402
 from cvaegan.evaluation.fidelity import artifact_ratios, reconstruction_quality  # noqa: E402
-from cvaegan.data.images import from_uint8, save_grid  # noqa: E402
+from cvaegan.data.images import from_hwc_uint8, save_grid  # noqa: E402
 from cvaegan.pipelines.sample import sample  # noqa: E402
 from cvaegan.pipelines.train import TrainOptions, train  # noqa: E402
 from cvaegan.cli.commands.train import parse_sets  # noqa: E402
@@ -39,7 +39,7 @@ def measure(ckpt_path: Path, data: Path, resolution: int, seed: int = 0, per_cla
     model = inference_model(ckpt, "cpu")
     k = model.num_classes
     held = build_cache(data, resolution, split="test")
-    x = from_uint8(torch.from_numpy(held.images.copy()).permute(0, 3, 1, 2))
+    x = from_hwc_uint8(held.images.copy())
     y = torch.from_numpy(held.labels.copy()).long()
     labels = torch.arange(k).repeat_interleave(per_class)
     fakes = sample(model, labels, seed=seed + 100)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cvaegan.apps.common import load_model  # noqa: E402
+from cvaegan.session import open_session  # noqa: E402
 from cvaegan.evaluation.baselines import inpaint_vs_opencv  # noqa: E402
 
 
@@ -30,7 +30,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = ap.parse_args()
 
-    loaded = load_model(args.ckpt, device=args.device, purpose="inpainting")
+    loaded = open_session(args.ckpt, device=args.device, needs=("reconstruct",), purpose="inpainting")
     rec = inpaint_vs_opencv(loaded, args.data, args.limit, args.iters, args.radius, args.oracle_class)
     print(f"\nmasked-region PSNR (dB, mean over {rec['images']} {rec['split'] or 'all'} crops at "
           f"{rec['resolution']}×{rec['resolution']}, {rec['patch_pixels']}-pixel patch; class: "

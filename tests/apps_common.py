@@ -6,14 +6,15 @@ from pathlib import Path
 
 import torch
 
-from cvaegan.apps.common import LoadedModel, load_model, read_crop
+from cvaegan.apps.common import read_crop
+from cvaegan.session import Session, open_session
 from cvaegan.data.manifest import index_dataset
 
 DETECTOR = "models/scrfd_500m_kps.onnx"  # under the test_data root
 
 
-def demo_model(trained_demo: dict[str, Path]) -> LoadedModel:
-    return load_model(trained_demo["ckpt"], device="cpu")
+def demo_model(trained_demo: dict[str, Path]) -> Session:
+    return open_session(trained_demo["ckpt"], device="cpu")
 
 
 def held_out(trained_demo: dict[str, Path], resolution: int = 32) -> tuple[torch.Tensor, list[int], list[Path]]:

@@ -105,3 +105,41 @@ def test_a_version_1_checkpoint_still_loads_and_draws_the_same_images():
     got = m.generate(want["z"], m.class_vector(want["labels"]))
     torch.testing.assert_close(got, want["out"], rtol=0, atol=1e-5)  # CPUs may differ in the last bits
     assert m.centres is not None and torch.equal(m.centres.state_dict()["d_real"], ckpt["centres"]["d_real"])
+
+
+def _v2(tmp_path, **change):
+    m = CVAEGAN(CVAEGANConfig(ModelConfig(num_classes=3, resolution=32, width=0.0625, latent_dim=8, model="cvae")))
+    ckpt = make_checkpoint(m, class_names=["a", "b", "c"], step=0)
+    ckpt.update(change)
+    torch.save(ckpt, tmp_path / "v2.pt")
+    return tmp_path / "v2.pt"
+
+
+def test_version_2_names_its_family_and_condition(tmp_path):
+    ckpt = load_checkpoint(_v2(tmp_path))
+    assert (ckpt["version"], ckpt["family"]) == (2, "cvaegan")
+    assert ckpt["condition"] == {"kind": "class", "names": ["a", "b", "c"], "dim": 3}
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"family": "ifcvaegan"}, "'ifcvaegan' family, which this cvaegan does not have"),
+    ({"family": 3}, "family must be a name"),
+    ({"condition": {"kind": "class", "names": ["a", "b", "x"], "dim": 3}}, "condition's names differ"),
+    ({"condition": {"kind": "colour", "names": [], "dim": 0}}, "condition kind must be one of"),
+    ({"condition": "class"}, "invalid condition"),
+])
+def test_a_version_2_file_that_contradicts_itself_is_one_error(tmp_path, change, needle):
+    with pytest.raises(CvaeganError, match=needle):
+        load_checkpoint(_v2(tmp_path, **change))
+
+
+def test_a_family_that_does_not_have_the_config_model_is_refused(tmp_path, monkeypatch):
+    from cvaegan.families import registry
+    from tests import tiny_family
+
+    registry.register(tiny_family.FAMILY)
+    try:
+        with pytest.raises(CvaeganError, match="not a model of the 'tinyfam' family"):
+            load_checkpoint(_v2(tmp_path, family="tinyfam"))
+    finally:
+        registry.unregister(tiny_family.FAMILY.name)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from cvaegan.apps.common import load_model
+from cvaegan.session import open_session
 from cvaegan.cli.app import app
 from cvaegan.core.family import ModelSpec, Phase
 from cvaegan.families import registry
@@ -88,8 +88,8 @@ def test_a_new_family_trains_resumes_loads_and_samples_through_the_pipelines(tin
     assert a.shape == (3, 3, 32, 32) and torch.equal(a, b)
 
     with pytest.raises(CvaeganError, match="cannot reconstruct.*train a cvaegan or cvae model"):
-        load_model(again.checkpoint, device="cpu", purpose="inpaint")
-    assert load_model(again.checkpoint, device="cpu", needs=("generate",)).num_classes == 3
+        open_session(again.checkpoint, device="cpu", needs=("reconstruct",), purpose="inpaint")
+    assert open_session(again.checkpoint, device="cpu", needs=("generate",)).num_classes == 3
 
 
 def test_the_cli_takes_models_and_options_from_the_family(tiny, shapes, tmp_path):

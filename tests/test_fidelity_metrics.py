@@ -109,11 +109,11 @@ def test_trained_demo_reconstructs_held_out_faces_without_speckle(trained_demo):
     thresholds sit between the two."""
     from cvaegan.session import inference_model, load_checkpoint
     from cvaegan.data.dataset import build_cache
-    from cvaegan.data.images import from_uint8
+    from cvaegan.data.images import from_hwc_uint8
 
     model = inference_model(load_checkpoint(trained_demo["ckpt"]), "cpu")
     held = build_cache(trained_demo["data"], 32, split="test", workers=0)
-    x = from_uint8(torch.from_numpy(held.images.copy()).permute(0, 3, 1, 2))
+    x = from_hwc_uint8(held.images.copy())
     y = torch.from_numpy(held.labels.copy()).long()
     rec = model.reconstruct(x, model.class_vector(y))
     assert reconstruction_quality(rec, x)["psnr_db"] > 16.0

@@ -30,7 +30,7 @@ def encoding_model(trained_demo, tmp_path_factory):
     E and G, no D and C) at lr 1e-3 gets there in 100 steps (~15 s on 2 cores)."""
     from rich.console import Console
 
-    from cvaegan.apps.common import load_model
+    from cvaegan.session import open_session
     from cvaegan.pipelines.train import TrainOptions, train
     from cvaegan.families.cvaegan import OptimConfig
 
@@ -39,7 +39,7 @@ def encoding_model(trained_demo, tmp_path_factory):
                              width=0.25, latent_dim=16, optim=OptimConfig(1e-3, 1e-3, 1e-3, 1e-3), batch_size=32,
                              steps=100, seed=1, device="cpu", workers=0, cache_dir=root / "cache", log_every=50,
                              sample_every=10_000, ckpt_every=10_000), Console(stderr=True, quiet=True))
-    return load_model(res.checkpoint, device="cpu")
+    return open_session(res.checkpoint, device="cpu")
 
 
 def test_morph_endpoints_reconstruct_their_inputs_better_than_the_midpoint(trained_demo, encoding_model):

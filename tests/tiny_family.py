@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from cvaegan.core.arch import ModelConfig
+from cvaegan.core.condition import one_hot
 from cvaegan.core.family import Family, ModelSpec, Phase
 
 
@@ -81,7 +82,7 @@ class TinyModel(nn.Module):
         return self.cfg.model.latent_dim
 
     def class_vector(self, labels: Tensor) -> Tensor:
-        return torch.zeros(*labels.shape, self.num_classes, device=labels.device).scatter_(-1, labels[..., None], 1.0)
+        return one_hot(labels, self.num_classes)
 
     @torch.no_grad()
     def generate(self, z: Tensor, c: Tensor) -> Tensor:

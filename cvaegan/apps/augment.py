@@ -29,7 +29,8 @@ import torch
 from PIL import Image
 from rich.console import Console
 
-from cvaegan.apps.common import LoadedModel
+from cvaegan.data.images import to_hwc_uint8
+from cvaegan.session import Session
 from cvaegan.runtime.atomic import atomic_path, atomic_write_json, fsync_dir
 from cvaegan.runtime.device import autocast, resolve_precision
 from cvaegan.runtime.errors import CvaeganError
@@ -144,7 +145,7 @@ class _Items:
 
 
 @torch.no_grad()
-def render_batch(loaded: LoadedModel, units: list[Unit], lo: int, hi: int,
+def render_batch(loaded: Session, units: list[Unit], lo: int, hi: int,
                  z_cache: dict[int, torch.Tensor], precision: str = "auto") -> torch.Tensor:
     """uint8 (hi−lo, R, R, 3) for items [lo, hi) — the canonical computation every image gets."""
     items = _Items(units)
@@ -164,7 +165,7 @@ def render_batch(loaded: LoadedModel, units: list[Unit], lo: int, hi: int,
     dev = loaded.device
     with autocast(dev, precision):
         x = loaded.model.generate(z.to(dev, non_blocking=True), c.to(dev, non_blocking=True))
-    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return to_hwc_uint8(x)
 
 
 def plan_precision(plan: dict[str, Any], device: torch.device) -> str:
@@ -173,7 +174,7 @@ def plan_precision(plan: dict[str, Any], device: torch.device) -> str:
     return str(plan.get("precision", "bf16" if device.type == "cuda" else "fp32"))
 
 
-def regenerate_unit(loaded: LoadedModel, plan: dict[str, Any], name: str) -> np.ndarray:
+def regenerate_unit(loaded: Session, plan: dict[str, Any], name: str) -> np.ndarray:
     """Re-render one unit (class folder) from a plan/manifest record: the images, bit for bit as
     written on this device (the same global batches are recomputed)."""
     units = [Unit(**u) for u in plan["units"]]
@@ -220,7 +221,7 @@ class DryRun:
         return self.pending * self.bytes_per_image
 
 
-def generator_fingerprint(loaded: LoadedModel) -> str:
+def generator_fingerprint(loaded: Session) -> str:
     """sha1 of G's weights: a resumed run must use the very generator that wrote the first images."""
     h = hashlib.sha1()
     for name, t in sorted(loaded.model.G.state_dict().items()):
@@ -229,7 +230,7 @@ def generator_fingerprint(loaded: LoadedModel) -> str:
     return h.hexdigest()[:16]
 
 
-def _plan_record(loaded: LoadedModel, opts: AugmentOptions, units: list[Unit]) -> dict[str, Any]:
+def _plan_record(loaded: Session, opts: AugmentOptions, units: list[Unit]) -> dict[str, Any]:
     return {
         "format": PLAN_FORMAT, "version": 1, "status": "running",
         "checkpoint": str(loaded.path), "checkpoint_step": loaded.step,
@@ -284,7 +285,7 @@ def _write_png(arr: np.ndarray, path: Path, level: int, durable: bool) -> int:
     return 1
 
 
-def dry_run(loaded: LoadedModel, out: Path, opts: AugmentOptions, sample: int = 16) -> DryRun:
+def dry_run(loaded: Session, out: Path, opts: AugmentOptions, sample: int = 16) -> DryRun:
     """Count what would be written and estimate its size by encoding a few rendered images."""
     opts.validate(loaded.num_classes)
     units = plan_units(loaded.class_names, opts)
@@ -299,7 +300,7 @@ def dry_run(loaded: LoadedModel, out: Path, opts: AugmentOptions, sample: int = 
     return DryRun(total, existing, len(units), float(np.mean(sizes)), n)
 
 
-def augment(loaded: LoadedModel, out: str | os.PathLike[str], opts: AugmentOptions, *,
+def augment(loaded: Session, out: str | os.PathLike[str], opts: AugmentOptions, *,
             merge_with: str | os.PathLike[str] | None = None, console: Console | None = None,
             on_image: Callable[[int], None] | None = None) -> AugmentResult:
     """Generate (or finish) the augmentation in OUT; write OUT/dataset.json, and with `merge_with`
@@ -320,7 +321,7 @@ def _same_or_inside(out: Path, data: Path) -> bool:
     return out.resolve() == data.resolve() or out.resolve().is_relative_to(data.resolve())
 
 
-def _augment(loaded: LoadedModel, out: Path, opts: AugmentOptions, merge_with: str | os.PathLike[str] | None,
+def _augment(loaded: Session, out: Path, opts: AugmentOptions, merge_with: str | os.PathLike[str] | None,
              console: Console | None, on_image: Callable[[int], None] | None) -> AugmentResult:
     opts.precision = resolve_precision(loaded.device, opts.precision)
     units = plan_units(loaded.class_names, opts)
@@ -401,7 +402,7 @@ def _file(units: list[Unit], items: _Items, i: int) -> str:
     return units[u].file(j)
 
 
-def write_manifest(out: Path, loaded: LoadedModel, opts: AugmentOptions, units: list[Unit]) -> dict[str, Any]:
+def write_manifest(out: Path, loaded: Session, opts: AugmentOptions, units: list[Unit]) -> dict[str, Any]:
     """OUT/dataset.json: one class per unit; a mixed identity's entry records its classes (indices
     and names), weights and seed; items carry their unit seed and z index."""
     classes, items = [], []

@@ -1,4 +1,4 @@
-"""What every application needs: a checkpoint turned into a ready model, input crops read at the
+"""What every application needs besides its session (`cvaegan.session`): input crops read at the
 model's resolution, the class condition (given, or C's posterior), and PSNR."""
 
 from __future__ import annotations
@@ -11,53 +11,12 @@ from typing import Literal
 import numpy as np
 import torch
 
-from cvaegan.runtime.checkpoint_io import resolve_checkpoint
-
-from cvaegan.session import capabilities, inference_model, load_checkpoint
+from cvaegan.core.condition import one_hot
 from cvaegan.data.dataset import load_image_square
-from cvaegan.runtime.device import configure, resolve_device
-from cvaegan.runtime.errors import CvaeganError
-from cvaegan.data.images import from_uint8
+from cvaegan.data.images import from_hwc_uint8, to_hwc_uint8
 from cvaegan.pipelines.sample import resolve_class
-from cvaegan.families.registry import model_names, resolve
-
-
-@dataclass
-class LoadedModel:
-    """A model in eval mode on its device, with the checkpoint facts a run record needs."""
-
-    model: torch.nn.Module
-    class_names: list[str]
-    device: torch.device
-    path: Path
-    step: int
-
-    @property
-    def resolution(self) -> int:
-        return self.model.cfg.model.resolution
-
-    @property
-    def num_classes(self) -> int:
-        return self.model.num_classes
-
-
-def load_model(ckpt: str | os.PathLike[str] | None, runs: str | os.PathLike[str] = "runs",
-               device: str = "auto", needs: tuple[str, ...] = ("reconstruct",),
-               purpose: str = "this command") -> LoadedModel:
-    """Load `--ckpt` (default: the newest run) and check its model can do what `purpose` needs
-    (family capabilities): a `cgan` model cannot reconstruct, so it can sample but not morph,
-    inpaint or super-resolve."""
-    path = resolve_checkpoint(ckpt, runs)
-    state = load_checkpoint(path)
-    dev = resolve_device(device)
-    configure(dev)
-    model = inference_model(state, dev)
-    missing = [n for n in needs if n not in capabilities(model)]
-    if missing:
-        able = [m for m in model_names() if set(needs) <= resolve(m)[1].capabilities]
-        raise CvaeganError(f"{path}: a '{model.cfg.model.model}' model cannot {' or '.join(missing)}, which "
-                           f"{purpose} needs (train a {' or '.join(able) or 'different'} model)")
-    return LoadedModel(model, list(state["class_names"]), dev, path, int(state["step"]))
+from cvaegan.runtime.errors import CvaeganError
+from cvaegan.session import Session, capabilities
 
 
 def read_crop(path: str | os.PathLike[str], resolution: int) -> torch.Tensor:
@@ -75,12 +34,12 @@ def read_crop(path: str | os.PathLike[str], resolution: int) -> torch.Tensor:
 
 def array_to_tensor(arr: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 RGB → (3, H, W) float in [-1, 1]."""
-    return from_uint8(torch.from_numpy(np.array(arr, dtype=np.uint8, copy=True)).permute(2, 0, 1))
+    return from_hwc_uint8(np.array(arr, dtype=np.uint8, copy=True)[None])[0]
 
 
 def tensor_to_array(x: torch.Tensor) -> np.ndarray:
     """(3, H, W) in [-1, 1] → (H, W, 3) uint8 RGB."""
-    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return to_hwc_uint8(x[None])[0]
 
 
 @dataclass
@@ -105,7 +64,7 @@ class ClassChoice:
                 "probability": round(self.probability, 4), "vector": [round(v, 5) for v in self.vector.tolist()]}
 
 
-def choose_class(loaded: LoadedModel, x: torch.Tensor, spec: str | None, *,
+def choose_class(loaded: Session, x: torch.Tensor, spec: str | None, *,
                  soft: bool = True) -> ClassChoice:
     """`--class` as a one-hot vector; without it C's posterior on `x` (3, R, R): the full posterior
     when `soft` (a face the model never saw is best described as a mixture of the classes it knows),
@@ -113,7 +72,7 @@ def choose_class(loaded: LoadedModel, x: torch.Tensor, spec: str | None, *,
     k = loaded.num_classes
     if spec is not None:
         idx = resolve_class(spec, loaded.class_names)
-        return ClassChoice(torch.nn.functional.one_hot(torch.tensor(idx), k).float(), idx, "given", 1.0)
+        return ClassChoice(one_hot(torch.tensor(idx), k), idx, "given", 1.0)
     if "classify" not in capabilities(loaded.model):
         raise CvaeganError(f"a '{loaded.model.cfg.model.model}' model has no classifier; name the class "
                            "with --class")
@@ -121,7 +80,7 @@ def choose_class(loaded: LoadedModel, x: torch.Tensor, spec: str | None, *,
     idx = int(post.argmax())
     if soft:
         return ClassChoice(post, idx, "posterior", float(post[idx]))
-    return ClassChoice(torch.nn.functional.one_hot(torch.tensor(idx), k).float(), idx, "prediction",
+    return ClassChoice(one_hot(torch.tensor(idx), k), idx, "prediction",
                        float(post[idx]))
 
 

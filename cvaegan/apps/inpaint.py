@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from cvaegan.apps.common import LoadedModel
+from cvaegan.data.dataset import square_fit
+from cvaegan.session import Session
 from cvaegan.apps.faces import FaceInput, image_size
-from cvaegan.runtime.device import autocast
 from cvaegan.runtime.errors import CvaeganError
 
 Fill = Literal["keep", "noise", "grey"]
@@ -85,11 +85,9 @@ def mask_to_model_space(mask: np.ndarray, inp: FaceInput, resolution: int) -> np
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         return warped > 1e-3
     h, w = m.shape
-    s = resolution / min(w, h)
-    nw, nh = max(resolution, round(w * s)), max(resolution, round(h * s))
+    nw, nh, left, top = square_fit(w, h, resolution)
     if (nw, nh) != (w, h):
         m = cv2.resize(m, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    left, top = (nw - resolution) // 2, (nh - resolution) // 2
     return m[top:top + resolution, left:left + resolution] > 1e-3
 
 
@@ -114,7 +112,7 @@ def fill_masked(x: torch.Tensor, mask: torch.Tensor, how: Fill, seed: int) -> to
 
 
 @torch.no_grad()
-def inpaint(loaded: LoadedModel, x0: torch.Tensor, mask: torch.Tensor, c: torch.Tensor,
+def inpaint(loaded: Session, x0: torch.Tensor, mask: torch.Tensor, c: torch.Tensor,
             iters: int) -> list[torch.Tensor]:
     """Eq. 8 on a batch: x0 (N, 3, R, R), mask (N or 1, 1, R, R) bool, c (N, K). Returns
     [x₀, x₁, …, x_iters]; the unmasked pixels of every xₜ are x₀'s, bit for bit (torch.where,
@@ -127,7 +125,7 @@ def inpaint(loaded: LoadedModel, x0: torch.Tensor, mask: torch.Tensor, c: torch.
     cc = c.to(dev)
     out = [x0.clone()]
     for _ in range(iters):
-        with autocast(dev):
+        with loaded.autocast():
             rec = loaded.model.reconstruct(x, cc)
         x = torch.where(m, rec.to(x.dtype), x)
         out.append(x.cpu())

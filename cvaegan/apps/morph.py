@@ -10,20 +10,19 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from cvaegan.apps.common import LoadedModel
+from cvaegan.session import Session
 from cvaegan.runtime.atomic import atomic_path
-from cvaegan.runtime.device import autocast
 from cvaegan.data.images import grid_image, to_pil
 
 
 @torch.no_grad()
-def latent_morph(loaded: LoadedModel, xa: torch.Tensor, xb: torch.Tensor, c: torch.Tensor,
+def latent_morph(loaded: Session, xa: torch.Tensor, xb: torch.Tensor, c: torch.Tensor,
                  steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Frames (steps, 3, R, R) from A (α = 1) to B (α = 0), and the α of each frame. z_i is μ of
     q(z|x_i, c): the deterministic code, so the end frames are E/G reconstructions of A and B."""
     model, dev = loaded.model, loaded.device
     cc = c.to(dev)[None].expand(2, -1)
-    with autocast(dev):
+    with loaded.autocast():
         mu, _ = model.encode(torch.stack([xa, xb]).to(dev), cc)
         alphas = torch.linspace(1.0, 0.0, steps, device=dev)
         z = alphas[:, None] * mu[0] + (1 - alphas[:, None]) * mu[1]
@@ -32,21 +31,21 @@ def latent_morph(loaded: LoadedModel, xa: torch.Tensor, xb: torch.Tensor, c: tor
 
 
 @torch.no_grad()
-def label_morph(loaded: LoadedModel, z: torch.Tensor, c_from: torch.Tensor, c_to: torch.Tensor,
+def label_morph(loaded: Session, z: torch.Tensor, c_from: torch.Tensor, c_to: torch.Tensor,
                 steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Frames under c = (1−t)·c_from + t·c_to for t from 0 to 1 with z fixed: identity changes,
     the attributes z carries (pose, expression, light) stay."""
     dev = loaded.device
     t = torch.linspace(0.0, 1.0, steps)
     c = (1 - t[:, None]) * c_from[None] + t[:, None] * c_to[None]
-    with autocast(dev):
+    with loaded.autocast():
         frames = loaded.model.generate(z.to(dev)[None].expand(steps, -1).contiguous(), c.to(dev))
     return frames.cpu(), t
 
 
 @torch.no_grad()
-def encode_mu(loaded: LoadedModel, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    with autocast(loaded.device):
+def encode_mu(loaded: Session, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    with loaded.autocast():
         mu, _ = loaded.model.encode(x[None].to(loaded.device), c[None].to(loaded.device))
     return mu[0].float().cpu()
 

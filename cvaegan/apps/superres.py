@@ -13,8 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from cvaegan.apps.common import LoadedModel
-from cvaegan.runtime.device import autocast
+from cvaegan.session import Session
 from cvaegan.runtime.errors import CvaeganError
 
 SCALES = (2, 4, 8)
@@ -42,7 +41,7 @@ def project(x: torch.Tensor, y: torch.Tensor, scale: int, steps: int = 10) -> to
 
 
 @torch.no_grad()
-def super_resolve(loaded: LoadedModel, y: torch.Tensor, c: torch.Tensor, scale: int, iters: int,
+def super_resolve(loaded: Session, y: torch.Tensor, c: torch.Tensor, scale: int, iters: int,
                   projection_steps: int = 10) -> list[torch.Tensor]:
     """y (N, 3, R/s, R/s) in [−1, 1], c (N, K). Returns [x₀ = projected bicubic, x₁, …, x_iters]."""
     if scale not in SCALES:
@@ -55,7 +54,7 @@ def super_resolve(loaded: LoadedModel, y: torch.Tensor, c: torch.Tensor, scale: 
     x = project(bicubic(y, scale), y, scale, projection_steps)
     out = [x.cpu()]
     for _ in range(iters):
-        with autocast(dev):
+        with loaded.autocast():
             rec = loaded.model.reconstruct(x, cc).float()
         x = project(rec, y, scale, projection_steps)
         out.append(x.cpu())

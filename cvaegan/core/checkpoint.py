@@ -1,8 +1,10 @@
 """The one checkpoint format, as a plain dict that `torch.load(..., weights_only=True)` accepts.
 
     {
-      "format": "cvaegan-checkpoint", "version": 1,
-      "config": the family config's to_dict() (its "model" entry names the model, and so the family),
+      "format": "cvaegan-checkpoint", "version": 2,
+      "family": str,                            # the registry name of the model family
+      "config": the family config's to_dict() (its "model" entry names the model within the family),
+      "condition": ConditionSpec.to_dict(),     # what c is: classes, attributes or an embedding
       "class_names": [str, ...],
       "networks": {"E": state_dict, "G": ..., "D": ..., "C": ...},   # those of the model kind
       "centres": state_dict | None,                                 # Eq. 2 / Eq. 4 moving averages
@@ -15,6 +17,10 @@
 Reading and writing files is `cvaegan/runtime/checkpoint_io.py`'s job; this module only builds and
 checks the dict, so the core stays free of I/O. It knows no family: `validate_checkpoint` takes the
 family's config parser, and `cvaegan.families.checkpoint` supplies it from the registry.
+
+Version 1 (cvaegan 0.1) had no "family" and no "condition": its family is the one that has the
+config's model, its condition a class vector over `class_names`. Both versions are read; version 2
+is written.
 """
 
 from __future__ import annotations
@@ -25,23 +31,32 @@ from typing import Any
 import torch
 from torch import nn
 
+from cvaegan.core.condition import ConditionSpec
+
 FORMAT = "cvaegan-checkpoint"
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)
 
 
 class CheckpointError(ValueError):
     """The object is not a checkpoint this version can read."""
 
 
-def make_checkpoint(model: nn.Module, *, class_names: list[str], step: int,
+def make_checkpoint(model: nn.Module, *, family: str, class_names: list[str], step: int,
+                    condition: ConditionSpec | None = None,
                     optimizers: dict[str, torch.optim.Optimizer] | None = None,
                     rng: dict[str, Any] | None = None, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The checkpoint dict of `model` (of `family`); the condition defaults to a class vector over
+    `class_names`."""
     if len(class_names) != model.num_classes:
         raise ValueError(f"{len(class_names)} class names for a {model.num_classes}-class model")
+    condition = condition or ConditionSpec.classes(class_names)
     return {
         "format": FORMAT,
         "version": VERSION,
+        "family": family,
         "config": model.cfg.to_dict(),
+        "condition": condition.to_dict(),
         "class_names": list(class_names),
         "networks": {name: _cpu(net.state_dict()) for name, net in model.nets.items()},
         "centres": _cpu(centres.state_dict()) if (centres := getattr(model, "centres", None)) is not None else None,
@@ -52,21 +67,26 @@ def make_checkpoint(model: nn.Module, *, class_names: list[str], step: int,
     }
 
 
-def validate_checkpoint(obj: Any, parse_config: Callable[[Any], Any]) -> dict[str, Any]:
-    """Raise CheckpointError with a short reason unless `obj` is a version-1 cvaegan checkpoint
-    whose config `parse_config` accepts (a family config with `num_classes` and `networks`)."""
+def validate_checkpoint(obj: Any, parse_config: Callable[[Any, str | None], Any]) -> dict[str, Any]:
+    """Raise CheckpointError with a short reason unless `obj` is a cvaegan checkpoint of a version
+    this reads whose config `parse_config(config, family or None)` accepts (a family config with
+    `num_classes` and `networks`)."""
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise CheckpointError("not a cvaegan checkpoint")
-    if obj.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint format version {obj.get('version')!r}; this cvaegan reads "
-                              f"version {VERSION}")
-    for key in ("config", "class_names", "networks", "step"):
+    version = obj.get("version")
+    if type(version) is not int or version not in READABLE:
+        raise CheckpointError(f"checkpoint format version {version!r}; this cvaegan reads versions "
+                              f"{', '.join(map(str, READABLE))}")
+    for key in ("config", "class_names", "networks", "step") + (("family", "condition") if version >= 2 else ()):
         if key not in obj:
             raise CheckpointError(f"checkpoint has no '{key}' entry")
+    family = obj.get("family")
+    if version >= 2 and not isinstance(family, str):
+        raise CheckpointError(f"family must be a name, got {family!r}")
     # Types and bounds before anything is built from it: a few-KB file must not make a loader
     # allocate a billion-class model or fail deep inside torch.
     try:
-        cfg = parse_config(obj["config"])
+        cfg = parse_config(obj["config"], family)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"invalid config: {first_line(exc)}") from exc
     names = obj["class_names"]
@@ -74,6 +94,9 @@ def validate_checkpoint(obj: Any, parse_config: Callable[[Any], Any]) -> dict[st
         raise CheckpointError("class_names must be a list of strings")
     if len(names) != cfg.num_classes:
         raise CheckpointError(f"{len(names)} class names for a {cfg.num_classes}-class model")
+    cond = condition_of(obj)
+    if cond.kind == "class" and list(cond.names) != names:
+        raise CheckpointError("the class condition's names differ from class_names")
     if type(obj["step"]) is not int or obj["step"] < 0:
         raise CheckpointError(f"step must be a non-negative integer, got {obj['step']!r}")
     nets = obj["networks"]
@@ -89,6 +112,16 @@ def validate_checkpoint(obj: Any, parse_config: Callable[[Any], Any]) -> dict[st
     if not isinstance(obj.get("rng", {}), dict) or not isinstance(obj.get("meta", {}), dict):
         raise CheckpointError("'rng' and 'meta' must be dicts")
     return obj
+
+
+def condition_of(ckpt: dict[str, Any]) -> ConditionSpec:
+    """The checkpoint's condition; a version-1 file's is a class vector over its class names."""
+    if ckpt.get("version") == 1:
+        return ConditionSpec.classes(ckpt["class_names"])
+    try:
+        return ConditionSpec.from_dict(ckpt["condition"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"invalid condition: {first_line(exc)}") from exc
 
 
 def validate_resumable(ckpt: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from cvaegan.data.images import from_hwc_uint8
 from cvaegan.runtime.atomic import atomic_path, atomic_write_json
 from cvaegan.runtime.errors import CvaeganError
 from cvaegan.data.manifest import DatasetIndex, index_dataset
@@ -40,12 +41,18 @@ def load_image_square(path: str | os.PathLike[str], resolution: int) -> np.ndarr
             im = ImageOps.exif_transpose(im)
             im = to_rgb(im)
     w, h = im.size
+    nw, nh, left, top = square_fit(w, h, resolution)
+    if (nw, nh) != (w, h):
+        im = im.resize((nw, nh), Image.Resampling.LANCZOS if nw < w else Image.Resampling.BICUBIC)
+    return np.asarray(im.crop((left, top, left + resolution, top + resolution)), dtype=np.uint8)
+
+
+def square_fit(w: int, h: int, resolution: int) -> tuple[int, int, int, int]:
+    """How a w×h image becomes the model's R×R square (the one geometry for training crops, input
+    crops and inpainting masks): resize to (nw, nh), short side R, then crop R×R at (left, top)."""
     scale = resolution / min(w, h)
     nw, nh = max(resolution, round(w * scale)), max(resolution, round(h * scale))
-    if (nw, nh) != (w, h):
-        im = im.resize((nw, nh), Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC)
-    left, top = (nw - resolution) // 2, (nh - resolution) // 2
-    return np.asarray(im.crop((left, top, left + resolution, top + resolution)), dtype=np.uint8)
+    return nw, nh, (nw - resolution) // 2, (nh - resolution) // 2
 
 
 def _decode(args: tuple[str, int]) -> np.ndarray | str:
@@ -212,7 +219,7 @@ class DeviceBatches:
             if self.flip:  # on the uint8 NHWC batch: a quarter of the bytes of the float one
                 mask = torch.rand(x.shape[0], generator=gen, device=self.device) < 0.5
                 x = torch.where(mask[:, None, None, None], x.flip(2), x)
-            x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous(memory_format=self.memory_format)
+            x = from_hwc_uint8(x).contiguous(memory_format=self.memory_format)
         return x, y.to(self.device, non_blocking=pin)
 
     def epoch_order(self, gen: torch.Generator) -> torch.Tensor:

@@ -6,6 +6,7 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 from torchvision.utils import make_grid
@@ -14,18 +15,36 @@ from cvaegan.runtime.atomic import atomic_path
 from cvaegan.runtime.errors import CvaeganError
 
 
+# The one place pixels change representation: models see float (N, 3, H, W) in [-1, 1]; files,
+# caches and OpenCV hold uint8 RGB (N, H, W, 3).
+
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
     """[-1, 1] float images (N, 3, H, W) → uint8 (N, 3, H, W) on the CPU."""
     return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
 
 
+def to_hwc_uint8(x: torch.Tensor) -> np.ndarray:
+    """[-1, 1] float images (N, 3, H, W) → uint8 RGB array (N, H, W, 3)."""
+    return to_uint8(x).permute(0, 2, 3, 1).numpy()
+
+
 def from_uint8(x: torch.Tensor) -> torch.Tensor:
-    return x.float().div(127.5).sub(1.0)
+    """uint8 images (N, 3, H, W) → float in [-1, 1] on x's device."""
+    if x.dtype != torch.uint8:
+        raise TypeError(f"from_uint8 takes uint8 images, got {x.dtype}")
+    return x.float().div_(127.5).sub_(1.0)  # in place on the fresh float copy
+
+
+def from_hwc_uint8(x: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """uint8 RGB (N, H, W, 3), a tensor or an array → float (N, 3, H, W) in [-1, 1] (a strided view
+    of the float copy: `.contiguous(...)` it where the layout matters)."""
+    t = torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
+    return from_uint8(t.permute(0, 3, 1, 2))
 
 
 def to_pil(x: torch.Tensor) -> Image.Image:
     """One image (3, H, W) in [-1, 1] → PIL RGB."""
-    return Image.fromarray(to_uint8(x[None])[0].permute(1, 2, 0).numpy())
+    return Image.fromarray(to_hwc_uint8(x[None])[0])
 
 
 # What an output's suffix promises; `-o grid.jpg` must not hold PNG bytes.

@@ -19,14 +19,15 @@ import cv2
 import numpy as np
 import torch
 
-from cvaegan.apps.common import LoadedModel, choose_class, psnr, read_crop, tensor_to_array
+from cvaegan.apps.common import choose_class, psnr, read_crop, tensor_to_array
+from cvaegan.session import Session
 from cvaegan.apps.inpaint import box_mask, fill_masked, inpaint, random_patch
 from cvaegan.apps.superres import bicubic, down, super_resolve
-from cvaegan.data.images import from_uint8
+from cvaegan.data.images import from_hwc_uint8
 from cvaegan.data.manifest import index_dataset
 
 
-def heldout_crops(loaded: LoadedModel, data: Path, limit: int
+def heldout_crops(loaded: Session, data: Path, limit: int
                   ) -> tuple[torch.Tensor, list[int], list[str], str | None]:
     """Up to `limit` crops of DATA's test split (all images when it has none) at the model's
     resolution, with their labels in the dataset's class order and that order's names."""
@@ -38,7 +39,7 @@ def heldout_crops(loaded: LoadedModel, data: Path, limit: int
     return torch.stack([read_crop(f, loaded.resolution) for f in files]), list(labels), index.class_names, split
 
 
-def _oracle(loaded: LoadedModel, names: list[str], labels: list[int]) -> torch.Tensor:
+def _oracle(loaded: Session, names: list[str], labels: list[int]) -> torch.Tensor:
     ckpt_index = {n: i for i, n in enumerate(loaded.class_names)}
     return loaded.model.class_vector(torch.tensor([ckpt_index[names[y]] for y in labels])).cpu()
 
@@ -47,10 +48,10 @@ def opencv_inpaint(x: torch.Tensor, mask: np.ndarray, method: int, radius: int) 
     bgr = cv2.cvtColor(tensor_to_array(x), cv2.COLOR_RGB2BGR)
     out = cv2.inpaint(bgr, mask.astype(np.uint8) * 255, radius, method)
     rgb = cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
-    return from_uint8(torch.from_numpy(rgb).permute(2, 0, 1))
+    return from_hwc_uint8(rgb[None])[0]
 
 
-def inpaint_vs_opencv(loaded: LoadedModel, data: Path, limit: int = 200, iters: int = 10, radius: int = 3,
+def inpaint_vs_opencv(loaded: Session, data: Path, limit: int = 200, iters: int = 10, radius: int = 3,
                       oracle_class: bool = False) -> dict[str, Any]:
     x, labels, names, split = heldout_crops(loaded, data, limit)
     res = loaded.resolution
@@ -77,7 +78,7 @@ def inpaint_vs_opencv(loaded: LoadedModel, data: Path, limit: int = 200, iters: 
             "beats_both_opencv": bool(ours > table["cv2 Telea"] and ours > table["cv2 Navier–Stokes"])}
 
 
-def superres_vs_bicubic(loaded: LoadedModel, data: Path, limit: int = 200, scale: int = 4, iters: int = 3,
+def superres_vs_bicubic(loaded: Session, data: Path, limit: int = 200, scale: int = 4, iters: int = 3,
                         oracle_class: bool = False) -> dict[str, Any]:
     x, labels, names, split = heldout_crops(loaded, data, limit)
     y = down(x, scale)

@@ -21,7 +21,7 @@ from cvaegan.session import load_checkpoint
 from cvaegan.evaluation.evaluate import EvaluateOptions, evaluate
 from cvaegan.evaluation.judge import JudgeTrainOptions, load_judge, train_judge
 from cvaegan.pipelines.train import TrainOptions, train
-from cvaegan.families.cvaegan.config import LossConfig
+from cvaegan.families.cvaegan.config import LossConfig, OptimConfig
 
 
 @dataclass
@@ -29,6 +29,7 @@ class Variant:
     name: str
     model: str = "cvaegan"
     loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig | None = None  # None: the default preset's
     run_name: str | None = None      # run folder (default: name); equal names share a run across benchmarks
 
 
@@ -86,7 +87,7 @@ def run_variant(v: Variant, opts: CompareOptions, judge: Path, console: Console)
                                  model=v.model, resolution=opts.resolution, width=opts.width,
                                  latent_dim=opts.latent_dim,
                                  batch_size=opts.batch_size, steps=steps,
-                                 loss=v.loss, seed=opts.seed, device=opts.device, precision=opts.precision,
+                                 loss=v.loss, optim=v.optim, seed=opts.seed, device=opts.device, precision=opts.precision,
                                  workers=opts.workers,
                                  cache_dir=opts.cache_dir, log_every=max(1, min(50, steps)),
                                  sample_every=steps, ckpt_every=max(min(steps // 4, 500), 1)), console, stop=stop)
@@ -95,7 +96,8 @@ def run_variant(v: Variant, opts: CompareOptions, judge: Path, console: Console)
             raise KeyboardInterrupt
     t0 = time.perf_counter()
     rec = evaluate(EvaluateOptions(ckpt=latest, judge=judge, data=opts.data, per_class=opts.per_class,
-                                   seed=opts.seed, device=opts.device, out=opts.out / "eval" / f"{v.name}.json",
+                                   seed=opts.seed, device=opts.device, precision=opts.precision,
+                                   out=opts.out / "eval" / f"{v.name}.json",
                                    workers=opts.workers, cache_dir=opts.cache_dir), console)
     rec["variant"] = v.name
     rec["reused"] = train_seconds is None

@@ -35,9 +35,8 @@ from rich.table import Table
 
 from cvaegan import __version__
 from cvaegan.runtime.atomic import atomic_write_json
-from cvaegan.session import capabilities, inference_model, load_checkpoint
+from cvaegan.session import Session, open_session
 from cvaegan.data.dataset import build_cache
-from cvaegan.runtime.device import autocast, resolve_device
 from cvaegan.runtime.errors import CvaeganError
 from cvaegan.evaluation import metrics as M
 from cvaegan.evaluation.fidelity import artifact_ratios, reconstruction_quality
@@ -59,6 +58,7 @@ class EvaluateOptions:
     per_class: int = 100
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"     # of the model under test (the judge runs as it always does)
     batch_size: int = 256
     inception: Path | None = None
     out: Path | None = None
@@ -83,11 +83,10 @@ def evaluate(opts: EvaluateOptions, console: Console | None = None) -> dict[str,
     if opts.out:
         check_out_file(Path(opts.out))
     t0 = time.perf_counter()
-    device = resolve_device(opts.device)
-    state = load_checkpoint(opts.ckpt)
-    model = inference_model(state, device)
+    session = open_session(opts.ckpt, device=opts.device, precision=opts.precision, needs=("generate",),
+                           purpose="evaluate")
+    model, device, names = session.model, session.device, session.class_names
     judge, jstate = load_judge(opts.judge, device)
-    names: list[str] = state["class_names"]
     if opts.per_class * len(names) > MAX_EVAL_IMAGES:
         raise CvaeganError(f"--per-class {opts.per_class} × {len(names)} classes = {opts.per_class * len(names):,} "
                            f"images; one evaluation holds at most {MAX_EVAL_IMAGES:,}: lower --per-class")
@@ -121,14 +120,14 @@ def evaluate(opts: EvaluateOptions, console: Console | None = None) -> dict[str,
     with make_progress(console) as prog:
         task = prog.add_task("generating", total=n_gen, info=f"{opts.per_class} × {k} classes")
         x_gen = sample(model, labels_gen, opts.seed, opts.batch_size,
-                       progress=lambda n: prog.update(task, completed=n))
+                       progress=lambda n: prog.update(task, completed=n), precision=session.precision)
         task = prog.add_task("judging", total=n_gen + len(held) + len(train_rows), info="")
         p_gen, f_gen = judge_outputs(judge, x_gen, opts.batch_size, lambda n: prog.update(task, completed=n))
         p_held, f_held = judge_outputs(judge, x_held, opts.batch_size,
                                        lambda n: prog.update(task, completed=n_gen + n))
         f_train = _train_features(judge, cache, train_rows, opts.batch_size,
                                   lambda n: prog.update(task, completed=n_gen + len(held) + n))
-        recon, x_rec = _reconstruction(model, judge, x_held, y_held, opts.batch_size, device)
+        recon, x_rec = _reconstruction(session, judge, x_held, y_held, opts.batch_size)
         fid = None
         if opts.inception is not None:
             from cvaegan.evaluation.inception import inception_features, load_inception
@@ -141,10 +140,11 @@ def evaluate(opts: EvaluateOptions, console: Console | None = None) -> dict[str,
 
     out = Path(opts.out) if opts.out else default_out(opts.ckpt, opts.seed)
     record: dict[str, Any] = {
-        "command": "evaluate", "checkpoint": str(opts.ckpt), "model": model.cfg.model.model, "step": state["step"],
+        "command": "evaluate", "checkpoint": str(opts.ckpt), "model": model.cfg.model.model, "step": session.step,
         "resolution": res, "judge": str(opts.judge), "judge_resolution": judge.cfg.resolution,
         "judge_heldout_acc_at_training": jstate.get("metrics", {}).get("heldout_acc"),
         "data": str(Path(opts.data).resolve()), "classes": k, "per_class": opts.per_class, "seed": opts.seed,
+        "precision": session.precision,
         "n_generated": n_gen, "n_heldout_real": len(held), "n_train_real": len(train_rows),
         "split_source": jstate["split"]["source"],
         "generated": {"top1": M.top1(p_gen, labels_gen), "realism": M.realism_score(p_gen),
@@ -193,17 +193,18 @@ def _train_features(judge: torch.nn.Module, cache: Any, rows: list[int], batch_s
 
 
 @torch.no_grad()
-def _reconstruction(model: torch.nn.Module, judge: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
-                    device: torch.device) -> tuple[dict[str, float] | None, torch.Tensor | None]:
+def _reconstruction(session: Session, judge: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+                    batch_size: int) -> tuple[dict[str, float] | None, torch.Tensor | None]:
     """E→G on held-out images: x' = G(μ(x, c), c). MSE per pixel in [-1, 1] units, PSNR and SSIM
     (scikit-image, on [0, 1] images, mean over images), and the judge's top-1 on x' (does the
     reconstruction keep the identity?). Returns the numbers and the reconstructions."""
-    if "reconstruct" not in capabilities(model):
+    if "reconstruct" not in session.capabilities:
         return None, None
+    model, device = session.model, session.device
     outs = []
     for i in range(0, x.shape[0], batch_size):
         xb = x[i:i + batch_size].to(device)
-        with autocast(device):
+        with session.autocast():
             outs.append(model.reconstruct(xb, model.class_vector(y[i:i + batch_size].to(device))).float().cpu())
     rec = torch.cat(outs)
     mse = float((rec - x).pow(2).mean())

@@ -38,6 +38,7 @@ from rich.console import Console
 from torch import Tensor, nn
 
 from cvaegan import __version__
+from cvaegan.data.images import from_hwc_uint8
 from cvaegan.runtime.atomic import atomic_write_json
 from cvaegan.runtime.checkpoint_io import load_weights_only, torch_save_atomic
 from cvaegan.data.dataset import ImageCache, build_cache
@@ -231,13 +232,12 @@ class JudgeTrainResult:
 
 def to_float(images: np.ndarray, rows: list[int] | None = None) -> Tensor:
     """uint8 (N, R, R, 3) cache rows → float (N, 3, R, R) in [-1, 1]."""
-    arr = np.ascontiguousarray(images if rows is None else images[np.asarray(rows, dtype=np.int64)])
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+    return from_hwc_uint8(images if rows is None else images[np.asarray(rows, dtype=np.int64)])
 
 
 def _u8_to_float(x: Tensor) -> Tensor:
     """uint8 (N, R, R, 3) → float (N, 3, R, R) in [-1, 1], on x's device."""
-    return x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous()
+    return from_hwc_uint8(x).contiguous()
 
 
 def augment(x: Tensor, gen: torch.Generator) -> Tensor:

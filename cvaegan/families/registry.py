@@ -38,6 +38,14 @@ def families() -> tuple[Family, ...]:
     return tuple(_FAMILIES.values())
 
 
+def family(name: str) -> Family:
+    """A family by its registry name. ValueError names the families this cvaegan has."""
+    if name not in _FAMILIES:
+        raise ValueError(f"a model of the '{name}' family, which this cvaegan does not have (it has "
+                         f"{', '.join(_FAMILIES)})")
+    return _FAMILIES[name]
+
+
 def model_names() -> tuple[str, ...]:
     """Every `--model` choice, family by family."""
     return tuple(m.name for f in _FAMILIES.values() for m in f.models)

@@ -12,12 +12,12 @@ import torch
 from rich.console import Console
 
 from cvaegan.runtime.atomic import atomic_write_json
-from cvaegan.session import inference_model, load_checkpoint
+from cvaegan.session import open_session
 from cvaegan.data.dataset import build_cache
 from cvaegan.data.demo_faces import DemoDataConfig, write_demo_dataset
 from cvaegan.runtime.device import resolve_device, resolve_precision
 from cvaegan.evaluation.fidelity import artifact_ratios, reconstruction_quality
-from cvaegan.data.images import from_uint8, grid_image, save_png
+from cvaegan.data.images import from_hwc_uint8, grid_image, save_png
 from cvaegan.runtime.outputs import check_out_dir
 from cvaegan.pipelines.report import ReportSection, loss_curve_svg, write_html_report
 from cvaegan.pipelines.sample import sample
@@ -83,19 +83,18 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
 
 @torch.no_grad()
 def write_demo_report(opts: DemoOptions, result: TrainResult, data_dir: Path, seconds: float) -> tuple[Path, dict]:
-    ckpt = load_checkpoint(result.checkpoint)
-    names: list[str] = ckpt["class_names"]
-    model = inference_model(ckpt, "cpu")
+    session = open_session(result.checkpoint, device="cpu", precision=opts.precision, purpose="the demo report")
+    names, model = session.class_names, session.model
     k, r = model.num_classes, model.cfg.model.resolution
     fig_dir = result.run_dir / "report"
 
     per_class = 8
     labels = torch.arange(k).repeat_interleave(per_class)
-    fakes = sample(model, labels, seed=opts.seed + 100)
+    fakes = sample(model, labels, seed=opts.seed + 100, precision=session.precision)
     gen_acc = (model.classify(fakes).argmax(1) == labels).float().mean().item()
 
     held = build_cache(data_dir, r, split="test")
-    x_real = from_uint8(torch.from_numpy(held.images.copy()).permute(0, 3, 1, 2))
+    x_real = from_hwc_uint8(held.images.copy())
     y_real = torch.from_numpy(held.labels.copy())
     real_acc = (model.classify(x_real).argmax(1) == y_real).float().mean().item()
     pick = torch.cat([torch.nonzero(y_real == c)[:2, 0] for c in range(k)])
@@ -103,7 +102,8 @@ def write_demo_report(opts: DemoOptions, result: TrainResult, data_dir: Path, se
     recon = recon_all[pick]
     pairs = torch.stack([x_real[pick], recon], 1).flatten(0, 1)
     quality = reconstruction_quality(recon_all, x_real)
-    art_samples = artifact_ratios(sample(model, torch.arange(k).repeat_interleave(32), seed=opts.seed + 200), x_real)
+    art_samples = artifact_ratios(sample(model, torch.arange(k).repeat_interleave(32), seed=opts.seed + 200,
+                                           precision=session.precision), x_real)
     art_recon = artifact_ratios(recon_all, x_real)
 
     z = torch.randn(6, model.latent_dim, generator=torch.Generator().manual_seed(opts.seed + 7))

@@ -55,7 +55,7 @@ def class_folders(class_names: list[str]) -> list[str]:
 
 @torch.no_grad()
 def sample(model: torch.nn.Module, labels: torch.Tensor, seed: int, batch_size: int = 256,
-           progress: Callable[[int], None] | None = None) -> torch.Tensor:
+           progress: Callable[[int], None] | None = None, precision: str = "auto") -> torch.Tensor:
     """x = G(z, c), z ~ N(0, I) drawn on the CPU from `seed`, so results match across devices.
     `progress(n_done)` is called after each batch (evaluate's progress bar)."""
     device = next(model.parameters()).device
@@ -63,7 +63,7 @@ def sample(model: torch.nn.Module, labels: torch.Tensor, seed: int, batch_size: 
     z = torch.randn(len(labels), model.latent_dim, generator=g)
     out = []
     for i in range(0, len(labels), batch_size):
-        with autocast(device):
+        with autocast(device, precision):
             c = model.class_vector(labels[i:i + batch_size].to(device))
             out.append(model.generate(z[i:i + batch_size].to(device), c).cpu())
         if progress is not None:
@@ -79,11 +79,11 @@ class SampleResult:
 
 
 def sample_to_files(model: torch.nn.Module, class_names: list[str], classes: list[int], n: int, seed: int,
-                    out: Path, separate: Path | None = None) -> SampleResult:
+                    out: Path, separate: Path | None = None, precision: str = "auto") -> SampleResult:
     """n samples of each class: one grid (a row per class, or a square grid for one class) and,
     with `separate`, one PNG per sample in an ImageFolder tree separate/<class>/<seed>_<i>.png."""
     labels = torch.tensor(classes).repeat_interleave(n)
-    x = sample(model, labels, seed)
+    x = sample(model, labels, seed, precision=precision)
     grid = save_grid(x, out, nrow=None if len(classes) == 1 else n)
     files: list[Path] = []
     if separate is not None:

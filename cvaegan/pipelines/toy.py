@@ -34,6 +34,8 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor, nn
 
+from cvaegan.core import losses as L
+from cvaegan.core.centres import FeatureCentres
 from cvaegan.runtime.atomic import atomic_path
 from cvaegan.runtime.device import resolve_device
 
@@ -92,6 +94,10 @@ class ToyD(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.body = mlp(2, 1)
+
+    @property
+    def feature_dim(self) -> int:
+        return self.body[-1].in_features
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         feature = self.body[:-1](x)
@@ -159,11 +165,9 @@ def _train_toy(cfg: ToyConfig, device: torch.device, snapshot_at: list[int] | No
     def noise() -> Tensor:
         return torch.randn(cfg.batch_size, cfg.z_dim, generator=noise_gen).to(device)
     wanted = set(snapshot_at or [])
-    centre_real: Tensor | None = None
-    centre_fake: Tensor | None = None
+    centres = FeatureCentres(D.feature_dim, 1, 1, cfg.centre_decay).to(device)  # meanfm: Eq. 2's, as in the image model
     history: list[dict[str, float]] = []
     snapshots: dict[int, Tensor] = {}
-    bce = nn.functional.softplus
     t0 = time.perf_counter()
 
     def evaluate(it: int, extra: dict[str, float]) -> None:
@@ -185,7 +189,7 @@ def _train_toy(cfg: ToyConfig, device: torch.device, snapshot_at: list[int] | No
             if cfg.method == "wgan":
                 loss_d = d_g.mean() - d_r.mean()
             else:  # Eq. 1
-                loss_d = bce(-d_r).mean() + bce(d_g).mean()
+                loss_d = L.loss_d(d_r, d_g)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
@@ -195,17 +199,13 @@ def _train_toy(cfg: ToyConfig, device: torch.device, snapshot_at: list[int] | No
                         p.clamp_(-cfg.clip, cfg.clip)
         d_g, f_g = D(G(noise()))
         if cfg.method == "gan":
-            loss_g = bce(-d_g).mean()
+            loss_g = L.loss_gd_prime(d_g)
         elif cfg.method == "wgan":
             loss_g = -d_g.mean()
         else:  # Eq. 2 on moving-average centres; the real centre is a target, the fake one carries grad
             with torch.no_grad():
                 _, f_r = D(real_batch())
-            a = cfg.centre_decay
-            batch_r, batch_g = f_r.mean(0), f_g.mean(0)
-            centre_real = batch_r if centre_real is None else a * centre_real + (1 - a) * batch_r
-            centre_fake = batch_g if centre_fake is None else a * centre_fake.detach() + (1 - a) * batch_g
-            loss_g = 0.5 * (centre_real - centre_fake).pow(2).sum()
+            loss_g = L.loss_gd(*centres.update_d(f_r, f_g))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()

@@ -8,8 +8,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from cvaegan.cli import shared
 from cvaegan.apps.augment import AugmentOptions, augment, dry_run
-from cvaegan.apps.common import load_model
+from cvaegan.session import open_session
 from cvaegan.cli.errors import cli_errors
 
 EPILOG = """[bold]Examples[/]
@@ -44,10 +45,10 @@ def augment_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty OUT that holds no "
                                    "augment run (refused otherwise, so no dataset is replaced by mistake)."),
     dry: bool = typer.Option(False, "--dry-run", help="Print what would be written and its disk size."),
-    ckpt: Path = typer.Option(None, "--ckpt", help="Checkpoint (default: newest runs/*/checkpoints/latest.pt)."),
-    runs: Path = typer.Option(Path("runs"), "--runs", help="Where to look for the newest checkpoint."),
+    ckpt: Path = shared.CKPT,
+    runs: Path = shared.RUNS,
     seed: int = typer.Option(0, "--seed", help="Seeds the identities' classes and weights and every z."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: str = shared.DEVICE,
     precision: str = typer.Option("auto", "--precision", help="auto, bf16 or fp32 (auto: bf16 where the device "
                                   "computes it natively); recorded in augment.json and kept on resume."),
 ) -> None:
@@ -55,7 +56,7 @@ def augment_cmd(
     opts = AugmentOptions(per_class=per_class, new_identities=new_identities, per_identity=per_identity,
                           seed=seed, batch_size=batch_size, writers=writers, png_level=png_level,
                           fsync=not no_fsync, precision=precision, overwrite=overwrite)
-    loaded = load_model(ckpt, runs, device, needs=("generate",), purpose="augment")
+    loaded = open_session(ckpt, runs, device, precision, needs=("generate",), purpose="augment")
     opts.validate(loaded.num_classes)
     if dry:
         d = dry_run(loaded, out, opts)

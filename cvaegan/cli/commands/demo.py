@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from cvaegan.cli import shared
 from cvaegan.pipelines.demo import DemoOptions, run_demo
 from cvaegan.cli.errors import cli_errors
 
@@ -29,8 +30,8 @@ def demo_cmd(
     steps: int = typer.Option(1500, "--steps", help="Training steps (the time cap may stop it earlier)."),
     max_minutes: float = typer.Option(5.0, "--max-minutes", help="Stop training after this long regardless."),
     seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    precision: str = typer.Option("auto", "--precision", help="auto, bf16 or fp32 (auto: bf16 where native)."),
+    device: str = shared.DEVICE,
+    precision: str = shared.PRECISION,
 ) -> None:
     """Generate cartoon faces of a few identities, train CVAE-GAN on them, and write an HTML report
     (per-class samples, same-z-every-class, reconstructions, loss curves)."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from cvaegan.cli import shared
 from cvaegan.runtime.checkpoint_io import resolve_checkpoint
 from cvaegan.cli.errors import cli_errors
 from cvaegan.evaluation.evaluate import EvaluateOptions, evaluate, results_table
@@ -26,8 +27,8 @@ EPILOG = """[bold]Examples[/]
 def evaluate_cmd(
     judge: Path = typer.Option(..., "--judge", help="Judge checkpoint from `cvaegan judge train`."),
     data: Path = typer.Option(..., "--data", help="The dataset the judge was trained on (its held-out images)."),
-    ckpt: Path = typer.Option(None, "--ckpt", help="Checkpoint (default: newest runs/*/checkpoints/latest.pt)."),
-    runs: Path = typer.Option(Path("runs"), "--runs", help="Where to look for the newest checkpoint."),
+    ckpt: Path = shared.CKPT,
+    runs: Path = shared.RUNS,
     per_class: int = typer.Option(100, "--per-class", "-n", help="Generated samples per class (paper: 100)."),
     inception: Path = typer.Option(None, "--inception", help="torchvision Inception-v3 weights (.pth) on disk: "
                                    "also report the standard FID."),
@@ -35,7 +36,8 @@ def evaluate_cmd(
                              "a grid of samples is written beside it."),
     seed: int = typer.Option(0, "--seed", help="z ~ N(0, I) is drawn from this seed."),
     batch_size: int = typer.Option(256, "--batch-size", "-b"),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: str = shared.DEVICE,
+    precision: str = shared.PRECISION,
     workers: int = typer.Option(2, "--workers"),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Where the decoded-image cache lives."),
 ) -> None:
@@ -44,8 +46,8 @@ def evaluate_cmd(
     path = resolve_checkpoint(ckpt, runs)
     console = Console(stderr=True)
     rec = evaluate(EvaluateOptions(ckpt=path, judge=judge, data=data, per_class=per_class, seed=seed, device=device,
-                                   batch_size=batch_size, inception=inception, out=out, workers=workers,
-                                   cache_dir=cache_dir), console)
+                                   precision=precision, batch_size=batch_size, inception=inception, out=out,
+                                   workers=workers, cache_dir=cache_dir), console)
     Console().print(results_table(rec))
     for note in rec["notes"]:
         console.print(f"[yellow]note:[/] {note}")

@@ -8,7 +8,9 @@ import torch
 import typer
 from PIL import Image
 
-from cvaegan.apps.common import choose_class, load_model, tensor_to_array
+from cvaegan.cli import shared
+from cvaegan.apps.common import choose_class, tensor_to_array
+from cvaegan.session import open_session
 from cvaegan.apps.faces import load_inputs, mode_from_flags
 from cvaegan.apps.inpaint import build_mask, fill_masked, inpaint
 from cvaegan.apps.paste import paste_edit
@@ -43,21 +45,21 @@ def inpaint_cmd(
     class_: str = typer.Option(None, "--class", "-c", help="Class (default: C's posterior on the input)."),
     feather: float = typer.Option(None, "--feather", help="Raw photos: width of the blended edge in crop pixels "
                                   "(default: resolution/32, at least 2)."),
-    ckpt: Path = typer.Option(None, "--ckpt", help="Checkpoint (default: newest runs/*/checkpoints/latest.pt)."),
-    runs: Path = typer.Option(Path("runs"), "--runs", help="Where to look for the newest checkpoint."),
+    ckpt: Path = shared.CKPT,
+    runs: Path = shared.RUNS,
     seed: int = typer.Option(0, "--seed", help="Seeds the random patch and the noise fill."),
     out: Path = typer.Option(None, "--out", "-o", help="Result PNG (default: inpaint/<photo>.png)."),
-    raw: bool = typer.Option(False, "--raw", help="The input is a photo: detect and align the face."),
-    aligned: bool = typer.Option(False, "--aligned", help="The input is an aligned crop (no detection)."),
-    detector: Path = typer.Option(None, "--detector", help="Face detector ONNX for raw photos "
-                                  "(default: prepare's default detector)."),
-    face: int = typer.Option(None, "--face", help="Which face of a photo with several (0 = largest)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    raw: bool = shared.RAW,
+    aligned: bool = shared.ALIGNED,
+    detector: Path = shared.DETECTOR,
+    face: int = shared.FACE,
+    device: str = shared.DEVICE,
+    precision: str = shared.PRECISION,
 ) -> None:
     """Fill a masked region with Eq. 8, x ← M⊙G(E(x, c), c) + (1−M)⊙x, repeated --iters times."""
     if fill not in ("auto", "keep", "noise", "grey"):
         raise CvaeganError(f"unknown --fill '{fill}'; use auto, keep, noise or grey")
-    loaded = load_model(ckpt, runs, device, purpose="inpaint")
+    loaded = open_session(ckpt, runs, device, precision, needs=("reconstruct",), purpose="inpaint")
     res = loaded.resolution
     inp = load_inputs([photo], res, mode_from_flags(raw, aligned), detector, face)[0]
     m_np, source, used_box = build_mask(inp, res, mask_png=mask, box=box, seed=seed)
@@ -84,7 +86,7 @@ def inpaint_cmd(
         save_png(Image.fromarray(crop), out)
         where = f"{res}×{res} crop"
     atomic_write_json(record_file, {
-        "command": "inpaint", "checkpoint": str(loaded.path), "step": loaded.step, "input": inp.record(),
+        "command": "inpaint", "checkpoint": str(loaded.path), "step": loaded.step, "precision": loaded.precision, "input": inp.record(),
         "iters": iters, "seed": seed, "mask": {"source": source, "box": used_box, "file": str(mask) if mask else None,
                                                "pixels": int(m_np.sum()), "fill": how},
         "class": choice.record(loaded.class_names), "feather": width, "result": str(out), "strip": str(strip_path)})

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from cvaegan.cli import shared
 from cvaegan.cli.errors import cli_errors
 from cvaegan.evaluation.judge import JudgeTrainOptions, train_judge
 
@@ -34,7 +35,7 @@ def judge_train_cmd(
                                   "records no split (its 'test' items are used when it does)."),
     out: Path = typer.Option(None, "--out", "-o", help="Judge checkpoint (default judges/<data>-<R>.pt)."),
     seed: int = typer.Option(0, "--seed", help="Seeds the held-out split, the init and the batches."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: str = shared.DEVICE,
     workers: int = typer.Option(2, "--workers", help="Processes decoding images into the cache."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Where the decoded-image cache lives."),
 ) -> None:

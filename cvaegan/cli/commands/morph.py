@@ -7,7 +7,10 @@ from pathlib import Path
 import torch
 import typer
 
-from cvaegan.apps.common import choose_class, load_model
+from cvaegan.cli import shared
+from cvaegan.core.condition import one_hot
+from cvaegan.apps.common import choose_class
+from cvaegan.session import open_session
 from cvaegan.apps.faces import load_inputs, mode_from_flags
 from cvaegan.apps.morph import encode_mu, label_morph, latent_morph, write_morph
 from cvaegan.runtime.atomic import atomic_write_json
@@ -38,17 +41,17 @@ def morph_cmd(
     from_class: str = typer.Option(None, "--from-class", help="Label morph: start class (index or name)."),
     to_class: str = typer.Option(None, "--to-class", help="Label morph: end class (index or name)."),
     steps: int = typer.Option(8, "--steps", "-n", help="Frames, ends included."),
-    ckpt: Path = typer.Option(None, "--ckpt", help="Checkpoint (default: newest runs/*/checkpoints/latest.pt)."),
-    runs: Path = typer.Option(Path("runs"), "--runs", help="Where to look for the newest checkpoint."),
+    ckpt: Path = shared.CKPT,
+    runs: Path = shared.RUNS,
     seed: int = typer.Option(0, "--seed", help="z for a label morph without an image."),
     out: Path = typer.Option(None, "--out", "-o", help="Strip PNG (default: morph/<a>-<b>.png)."),
     gif_ms: int = typer.Option(120, "--gif-ms", help="Milliseconds per GIF frame."),
-    raw: bool = typer.Option(False, "--raw", help="Inputs are photos: detect and align the face."),
-    aligned: bool = typer.Option(False, "--aligned", help="Inputs are aligned crops (no detection)."),
-    detector: Path = typer.Option(None, "--detector", help="Face detector ONNX for raw photos "
-                                  "(default: prepare's default detector)."),
-    face: int = typer.Option(None, "--face", help="Which face of a photo with several (0 = largest)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    raw: bool = shared.RAW,
+    aligned: bool = shared.ALIGNED,
+    detector: Path = shared.DETECTOR,
+    face: int = shared.FACE,
+    device: str = shared.DEVICE,
+    precision: str = shared.PRECISION,
 ) -> None:
     """Morph two images of a class through E's latent space (§5.3), or two classes with z fixed."""
     images = list(images or [])
@@ -61,14 +64,15 @@ def morph_cmd(
         raise CvaeganError("give two images A B (or --from-class X --to-class Y)")
     if label and class_ is not None:
         raise CvaeganError("--class is for a latent morph; a label morph uses --from-class/--to-class")
-    loaded = load_model(ckpt, runs, device, needs=("reconstruct",) if (images or not label) else ("generate",), purpose="morph")
+    needs = ("reconstruct",) if (images or not label) else ("generate",)
+    loaded = open_session(ckpt, runs, device, precision, needs=needs, purpose="morph")
     names = loaded.class_names
     inputs = load_inputs(images, loaded.resolution, mode_from_flags(raw, aligned), detector, face) if images else []
-    record: dict = {"command": "morph", "checkpoint": str(loaded.path), "step": loaded.step, "steps": steps,
+    record: dict = {"command": "morph", "checkpoint": str(loaded.path), "step": loaded.step, "precision": loaded.precision, "steps": steps,
                     "seed": seed, "inputs": [i.record() for i in inputs]}
     if label:
         kx, ky = resolve_class(from_class, names), resolve_class(to_class, names)
-        cx, cy = (torch.nn.functional.one_hot(torch.tensor(k), loaded.num_classes).float() for k in (kx, ky))
+        cx, cy = (one_hot(torch.tensor(k), loaded.num_classes) for k in (kx, ky))
         if inputs:
             z = encode_mu(loaded, inputs[0].x, cx)
             zsrc = f"E({inputs[0].path.name}, class {kx})"

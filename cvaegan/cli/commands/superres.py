@@ -7,7 +7,9 @@ from pathlib import Path
 import torch
 import typer
 
-from cvaegan.apps.common import choose_class, load_model, psnr, read_crop
+from cvaegan.cli import shared
+from cvaegan.apps.common import choose_class, psnr, read_crop
+from cvaegan.session import open_session
 from cvaegan.apps.faces import image_size
 from cvaegan.apps.superres import SCALES, bicubic, down, super_resolve
 from cvaegan.runtime.atomic import atomic_write_json
@@ -37,17 +39,18 @@ def superres_cmd(
     class_: str = typer.Option(None, "--class", "-c", help="Class (default: C's posterior on the bicubic image)."),
     reference: Path = typer.Option(None, "--reference", help="The true high-resolution image: print PSNR of "
                                    "the result and of bicubic against it."),
-    ckpt: Path = typer.Option(None, "--ckpt", help="Checkpoint (default: newest runs/*/checkpoints/latest.pt)."),
-    runs: Path = typer.Option(Path("runs"), "--runs", help="Where to look for the newest checkpoint."),
+    ckpt: Path = shared.CKPT,
+    runs: Path = shared.RUNS,
     seed: int = typer.Option(0, "--seed", help="Recorded; the method is deterministic."),
     out: Path = typer.Option(None, "--out", "-o", help="Result PNG (default: superres/<lowres>-x<scale>.png)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: str = shared.DEVICE,
+    precision: str = shared.PRECISION,
 ) -> None:
     """Super-resolve a face: iterate the model's reconstruction while keeping the input's low band."""
     if scale not in SCALES:
         raise CvaeganError(f"--scale {scale}: use one of {', '.join(map(str, SCALES))}")
     torch.manual_seed(seed)
-    loaded = load_model(ckpt, runs, device, purpose="superres")
+    loaded = open_session(ckpt, runs, device, precision, needs=("reconstruct",), purpose="superres")
     res = loaded.resolution
     side = res // scale
     w, h = image_size(lowres)
@@ -64,7 +67,7 @@ def superres_cmd(
     save_png(to_pil(result), out)
     save_png(grid_image(torch.stack([base] + [s[0] for s in steps[1:]]), nrow=len(steps)), strip)
     consistency = psnr(down(result[None], scale), y[None])
-    record = {"command": "superres", "checkpoint": str(loaded.path), "step": loaded.step, "input": str(lowres),
+    record = {"command": "superres", "checkpoint": str(loaded.path), "step": loaded.step, "precision": loaded.precision, "input": str(lowres),
               "input_size": [w, h], "scale": scale, "iters": iters, "seed": seed,
               "class": choice.record(loaded.class_names), "result": str(out), "strip": str(strip),
               "psnr_down_vs_input": round(consistency, 3)}

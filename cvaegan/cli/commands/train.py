@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from cvaegan.cli import shared
 from cvaegan.runtime import distributed
 from cvaegan.runtime.device import resolve_device
 from cvaegan.runtime.errors import CvaeganError
@@ -64,7 +65,7 @@ def train_cmd(
     no_pair_d: bool = typer.Option(False, "--no-pair-d", help="Ablation: drop Eq. 6's f_D term."),
     no_pair_c: bool = typer.Option(False, "--no-pair-c", help="Ablation: drop Eq. 6's f_C term."),
     seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: str = shared.DEVICE,
     workers: int = typer.Option(2, "--workers", help="Processes decoding images into the cache."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Where the decoded-image cache lives."),
     split: str = typer.Option("train", "--split", help="Manifest split to train on (all: every image)."),

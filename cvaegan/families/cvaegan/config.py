@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from cvaegan.core.arch import MAX_CLASSES, MAX_LATENT, RESOLUTIONS, ModelConfig  # noqa: F401 (re-exported)
+from cvaegan.core.arch import ModelConfig
 
 REDUCTIONS = ("sum", "mean")
 

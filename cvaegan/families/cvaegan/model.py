@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from cvaegan.core.centres import FeatureCentres
+from cvaegan.core.condition import one_hot
 from cvaegan.families.cvaegan.config import CVAEGANConfig
 from cvaegan.families.cvaegan.networks import build_networks
 
@@ -38,10 +39,8 @@ class CVAEGAN(nn.Module):
         return self.cfg.model.latent_dim
 
     def class_vector(self, labels: Tensor) -> Tensor:
-        """One-hot class condition c for integer labels. Built with scatter (which bounds-checks in
-        its kernel) rather than F.one_hot, whose CPU path reads min/max back to the host."""
-        out = torch.zeros(*labels.shape, self.num_classes, device=labels.device)
-        return out.scatter_(-1, labels.unsqueeze(-1), 1.0)
+        """One-hot class condition c for integer labels."""
+        return one_hot(labels, self.num_classes)
 
     @torch.no_grad()
     def generate(self, z: Tensor, c: Tensor) -> Tensor:
