@@ -84,7 +84,9 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=200, help="held-out crops for inpainting/superres")
     p.add_argument("--judge-epochs", type=int, default=30)
     p.add_argument("--heldout", type=float, default=0.2, help="held-out fraction when DATA records no split")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="training and sampling seed")
+    p.add_argument("--split-seed", type=int, default=None,
+                   help="seed of the held-out split (default: --seed); keep it fixed to compare training seeds")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -99,7 +101,8 @@ def main() -> None:
     batch = args.batch_size or rec_cfg.batch_size
     latent = args.latent_dim or rec_cfg.latent_dim
     out = args.out or Path("benchmarks/results") / f"fidelity-{args.data.resolve().name}-r{args.resolution}"
-    data = with_split(args.data, out, args.heldout, args.seed)
+    split_seed = args.seed if args.split_seed is None else args.split_seed
+    data = with_split(args.data, out, args.heldout, split_seed)
     opts = CompareOptions(data=data, out=out, resolution=args.resolution, steps=0, width=width,
                           batch_size=batch, latent_dim=latent, seed=args.seed, device=args.device,
                           precision=args.precision, per_class=args.per_class, judge_epochs=args.judge_epochs,
@@ -164,7 +167,7 @@ def main() -> None:
         print(f"  {'met ' if v else 'MISS'}  {k}")
     summary = {"benchmark": "fidelity", "data": str(args.data.resolve()), "resolution": args.resolution,
                "minutes_per_model": args.minutes, "overrides": overrides, "width": width, "batch_size": batch, "latent_dim": latent,
-               "seed": args.seed, "judge": str(judge), "judge_heldout_top1": real["top1"],
+               "seed": args.seed, "split_seed": split_seed, "judge": str(judge), "judge_heldout_top1": real["top1"],
                "real_heldout": real, "models": rows, "top1_order": order, "apps": apps, "targets": TARGETS,
                "checks": checks, "wall_seconds": round(wall, 1),
                "environment": {"torch": str(torch.__version__), "python": platform.python_version(),

@@ -162,7 +162,7 @@ def loader_rate(res: int, batch: int, device: torch.device, n: int, seconds: flo
         done, t0 = 0, time.perf_counter()
         while time.perf_counter() - t0 < seconds:
             for i in range(batches.steps_per_epoch):
-                x, _ = batches.batch(order, i, gen)
+                x = batches.batch(order, i, gen).x
                 done += x.shape[0]
             _sync(device)
         rate = done / (time.perf_counter() - t0)

@@ -143,7 +143,8 @@ def time_cvaegan(data: Path, res: int, batch: int, width: float, device: torch.d
             _sync(device)
             t0 = time.perf_counter()
         pos = i % batches.steps_per_epoch
-        x, y = batches.batch(order, pos, gen)
+        b = batches.batch(order, pos, gen)
+        x, y = b.x, b.y
         pending.append(train_step(m, opts, x, y, gen, autocast(device, precision)))
         if len(pending) == 50:  # train's default --log-every: one read of the stacked losses
             _read(pending)

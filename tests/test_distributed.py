@@ -279,8 +279,9 @@ def test_shards_make_up_the_global_batch_and_prefetch_changes_nothing():
     g = torch.Generator()
     assert single.steps_per_epoch == shards[0].steps_per_epoch == 2 and shards[0].local_batch == 4
     for i in range(2):
-        xs, ys = single.batch(order, i, g)
-        parts = [s.batch(order, i, g) for s in shards]
+        b = single.batch(order, i, g)
+        xs, ys = b.x, b.y
+        parts = [(p.x, p.y) for p in (s.batch(order, i, g) for s in shards)]
         # same images and labels (each batch is sorted by index, so compare as multisets)
         key = lambda x, y: sorted(zip(y.tolist(), x.flatten(1).sum(1).tolist()))  # noqa: E731
         assert key(xs, ys) == key(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]))

@@ -10,6 +10,7 @@ noise (a per-class mean-image regressor): one network, one phase, `generate` onl
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -18,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from cvaegan.core.arch import ModelConfig
+from cvaegan.core.batch import Batch
 from cvaegan.core.condition import one_hot
 from cvaegan.core.family import Family, ModelSpec, Phase
 
@@ -39,8 +41,8 @@ class TinyConfig:
     optim: TinyOptim = field(default_factory=TinyOptim)
 
     def __post_init__(self) -> None:
-        if self.model.model != "tiny":
-            raise ValueError(f"the tiny family has one model, 'tiny', not {self.model.model!r}")
+        if self.model.model not in ("tiny", "tinyp"):
+            raise ValueError(f"the tiny families have the models 'tiny' and 'tinyp', not {self.model.model!r}")
 
     networks = ("G",)
 
@@ -54,6 +56,9 @@ class TinyConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TinyConfig":
         return cls(ModelConfig(**d["model"]), TinyLoss(**d.get("loss", {})), TinyOptim(**d.get("optim", {})))
+
+
+SEEN: list[Batch] = []  # every batch the step was given (tests look at them)
 
 
 class TinyG(nn.Module):
@@ -89,9 +94,11 @@ class TinyModel(nn.Module):
         return self.nets["G"](z, c)[0].float()
 
 
-def _train_step(model: TinyModel, optimizers: dict[str, torch.optim.Optimizer], x: Tensor, y: Tensor,
+def _train_step(model: TinyModel, optimizers: dict[str, torch.optim.Optimizer], batch: Batch,
                 generator: torch.Generator, autocast: Any = None, reduce: Any = None, sync_grads: Any = None
                 ) -> dict[str, Tensor]:
+    x, y = batch.x, batch.y
+    SEEN.append(batch)
     z = torch.randn(x.shape[0], model.latent_dim, generator=generator, device=x.device)
     with autocast or contextlib.nullcontext():
         out, _ = model.nets["G"](z, model.class_vector(y))
@@ -128,3 +135,8 @@ FAMILY = Family(
     train_step=_train_step,
     options={"lr_g": "lr_g"},
 )
+
+# The same model trained on batches of pairs (another family: a family has one batch kind).
+PAIRS_FAMILY = dataclasses.replace(
+    FAMILY, name="tinypairs", batch="pairs",
+    models=(ModelSpec("tinyp", ("G",), (Phase("regress", ("G",)),), frozenset({"generate"}), "G on pairs"),))

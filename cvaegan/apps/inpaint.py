@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
 import torch
 from PIL import Image
 
+from cvaegan.apps.common import choose_class, tensor_to_array
+from cvaegan.apps.faces import FaceInput, InputMode, image_size, load_inputs
+from cvaegan.apps.paste import paste_edit
 from cvaegan.data.dataset import square_fit
-from cvaegan.session import Session
-from cvaegan.apps.faces import FaceInput, image_size
+from cvaegan.data.images import grid_image, save_png
+from cvaegan.runtime.atomic import atomic_write_json
 from cvaegan.runtime.errors import CvaeganError
+from cvaegan.runtime.outputs import image_output
+from cvaegan.session import Session
 
 Fill = Literal["keep", "noise", "grey"]
 PAPER_PATCH, PAPER_RES = 50, 128
@@ -148,3 +154,79 @@ def build_mask(inp: FaceInput, resolution: int, *, mask_png: Path | None, box: s
         return m, "mask PNG" if mask_png is not None else "box", parse_box(box) if box else None
     b = random_patch(resolution, seed)
     return box_mask(resolution, resolution, b), "random patch", b
+
+
+FILLS = ("auto", "keep", "noise", "grey")
+
+
+@dataclass
+class InpaintRequest:
+    """What `cvaegan inpaint` is asked: a photo or aligned crop, the region (a mask PNG, a box, or
+    §5.4's random patch), the start fill, the class (None: C's posterior), the output."""
+
+    photo: Path
+    iters: int = 10
+    mask: Path | None = None
+    box: str | None = None
+    fill: str = "auto"
+    class_: str | None = None
+    feather: float | None = None   # raw photos: blend width in crop pixels (None: R/32, at least 2)
+    seed: int = 0
+    out: Path | None = None        # None: inpaint/<photo>.png
+    mode: InputMode = "auto"
+    detector: Path | None = None
+    face: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.fill not in FILLS:
+            raise CvaeganError(f"unknown --fill '{self.fill}'; use {', '.join(FILLS[:-1])} or {FILLS[-1]}")
+        if self.iters < 1:
+            raise CvaeganError("--iters must be at least 1")
+        self.out = Path(self.out) if self.out is not None else Path("inpaint") / f"{Path(self.photo).stem}.png"
+
+
+@dataclass
+class InpaintResult:
+    out: Path
+    strip: Path
+    record: dict[str, Any]
+    summary: str      # one line for the user
+    class_line: str   # which class was used, and why
+
+
+def run(session: Session, req: InpaintRequest) -> InpaintResult:
+    """Inpaint `req.photo` with `session`'s model: the result (pasted back into a raw photo),
+    a strip of the iterations, and the JSON record beside the result."""
+    record_file = image_output(req.out)
+    res = session.resolution
+    inp = load_inputs([req.photo], res, req.mode, req.detector, req.face)[0]
+    m_np, source, used_box = build_mask(inp, res, mask_png=req.mask, box=req.box, seed=req.seed)
+    how = req.fill if req.fill != "auto" else ("noise" if source == "random patch" else "keep")
+    m = torch.from_numpy(m_np)[None]
+    x0 = fill_masked(inp.x, m, how, req.seed)
+    choice = choose_class(session, x0, req.class_)
+    steps = inpaint(session, x0[None], m[None], choice.vector[None], req.iters)
+    result = steps[-1][0]
+    strip = req.out.with_name(req.out.stem + "-strip.png")
+    save_png(grid_image(torch.stack([inp.x] + [s[0] for s in steps]), nrow=len(steps) + 1), strip)
+    crop = tensor_to_array(result)
+    if inp.raw:
+        width = req.feather if req.feather is not None else max(2.0, res / 32)
+        repaired = paste_edit(inp.photo, crop, inp.matrix, m_np, width)
+        save_png(Image.fromarray(repaired), req.out)
+        changed = int((repaired != inp.photo).any(axis=2).sum())
+        where = f"pasted back into the {inp.photo.shape[1]}×{inp.photo.shape[0]} photo ({changed} pixels changed)"
+    else:
+        width = None
+        save_png(Image.fromarray(crop), req.out)
+        where = f"{res}×{res} crop"
+    record = {
+        "command": "inpaint", "checkpoint": str(session.path), "step": session.step, "precision": session.precision,
+        "input": inp.record(), "iters": req.iters, "seed": req.seed,
+        "mask": {"source": source, "box": used_box, "file": str(req.mask) if req.mask else None,
+                 "pixels": int(m_np.sum()), "fill": how},
+        "class": choice.record(session.class_names), "feather": width, "result": str(req.out), "strip": str(strip)}
+    atomic_write_json(record_file, record)
+    summary = (f"inpainted {int(m_np.sum())} pixels ({source}, start: {how}) in {req.iters} iterations: {req.out} "
+               f"({where}); iterations in {strip}")
+    return InpaintResult(req.out, strip, record, summary, f"class: {choice.describe(session.class_names)}")

@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cvaegan.core.batch import BATCH_KINDS
+
 CAPABILITIES = frozenset({"generate", "encode", "reconstruct", "classify", "edit", "swap", "stylize"})
 
 
@@ -65,8 +67,9 @@ class ModelSpec:
 class Family:
     """A model family: its models, config, builder, optimisers, training step and presets.
 
-    `train_step(model, optimizers, x, y, generator, autocast, reduce=…, sync_grads=…)` runs every
-    phase of one step and returns the detached loss terms (no host sync).
+    `train_step(model, optimizers, batch, generator, autocast, reduce=…, sync_grads=…)` runs every
+    phase of one step on a `Batch` of kind `batch` and returns the detached loss terms (no host
+    sync).
     `new_config(arch, loss, optim)` is the family config for a `ModelConfig` and the family's
     loss/optimiser settings (None: the default preset's); `settings(preset, overrides)` resolves a
     preset plus `--set`-style overrides into those settings, refusing unknown names.
@@ -83,11 +86,14 @@ class Family:
     make_optimizers: Callable[[Any], dict[str, Any]]
     train_step: Callable[..., Any]
     options: Mapping[str, str] = field(default_factory=dict)  # named CLI option -> settings field
+    batch: str = "labeled"  # which Batch kind its step takes (core.batch.BATCH_KINDS)
 
     def __post_init__(self) -> None:
         names = [m.name for m in self.models]
         if not names or len(set(names)) != len(names):
             raise ValueError(f"family '{self.name}' must declare distinct models, got {names}")
+        if self.batch not in BATCH_KINDS:
+            raise ValueError(f"family '{self.name}': batch kind must be one of {BATCH_KINDS}, got {self.batch!r}")
         if "default" not in self.presets:
             raise ValueError(f"family '{self.name}' needs a 'default' preset")
 

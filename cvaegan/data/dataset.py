@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from cvaegan.core.batch import Batch
 from cvaegan.data.images import from_hwc_uint8
 from cvaegan.runtime.atomic import atomic_path, atomic_write_json
 from cvaegan.runtime.errors import CvaeganError
@@ -65,13 +66,15 @@ def _decode(args: tuple[str, int]) -> np.ndarray | str:
 
 @dataclass
 class ImageCache:
-    """uint8 images (N, 3, R, R) with labels, and what was skipped while decoding."""
+    """uint8 images (N, 3, R, R) with labels (and per-item target vectors when the dataset has
+    them), and what was skipped while decoding."""
 
     images: np.ndarray          # (N, R, R, 3) uint8, possibly a memmap
     labels: np.ndarray          # (N,) int64
     class_names: list[str]
     skipped: list[tuple[str, str]]
     index: DatasetIndex
+    targets: np.ndarray | None = None  # (N, D) float32, named by index.target_names
 
     @property
     def resolution(self) -> int:
@@ -94,6 +97,8 @@ def fingerprint(index: DatasetIndex, resolution: int) -> str:
             h.update(_bytes(f"{f}|{y}|{st.st_size}|{st.st_mtime_ns}\n"))
         except OSError:
             h.update(_bytes(f"{f}|{y}|missing\n"))
+    if index.targets is not None:  # (absent: the same key as before targets existed)
+        h.update(_bytes(f"targets|{index.target_names}|{index.targets}"))
     return h.hexdigest()[:20]
 
 
@@ -112,9 +117,9 @@ def build_cache(data: str | os.PathLike[str], resolution: int, *, workers: int =
         try:
             meta = json.loads(meta_path.read_text())
             images = np.load(arr_path, mmap_mode="r")
-            if images.shape[0] == len(meta["labels"]):
+            if images.shape[0] == len(meta["labels"]) and (index.targets is None) == (meta.get("targets") is None):
                 return ImageCache(images, np.asarray(meta["labels"], dtype=np.int64), index.class_names,
-                                  [tuple(s) for s in meta["skipped"]], index)
+                                  [tuple(s) for s in meta["skipped"]], index, _targets(meta.get("targets")))
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache is rebuilt
     return _decode_all(index, resolution, workers, arr_path, meta_path, progress)
@@ -145,14 +150,20 @@ def _decode_all(index: DatasetIndex, res: int, workers: int, arr_path: Path, met
         raise CvaeganError(f"{index.root}: none of its {n} images could be read")
     images = out[: len(kept)]
     labels = np.asarray([index.labels[i] for i in kept], dtype=np.int64)
+    targets = [index.targets[i] for i in kept] if index.targets is not None else None
     try:
         with atomic_path(arr_path) as tmp:
             with open(tmp, "wb") as fh:
                 np.save(fh, images)
-        atomic_write_json(meta_path, {"labels": labels.tolist(), "skipped": skipped, "root": str(index.root)})
+        atomic_write_json(meta_path, {"labels": labels.tolist(), "skipped": skipped, "root": str(index.root),
+                                      **({"targets": targets} if targets is not None else {})})
     except OSError as exc:
         warnings.warn(f"could not write the image cache at {arr_path.parent}: {exc}", stacklevel=2)
-    return ImageCache(images, labels, index.class_names, skipped, index)
+    return ImageCache(images, labels, index.class_names, skipped, index, _targets(targets))
+
+
+def _targets(rows: list[list[float]] | None) -> np.ndarray | None:
+    return None if rows is None else np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
 
 
 class DeviceBatches:
@@ -170,7 +181,7 @@ class DeviceBatches:
 
     def __init__(self, cache: ImageCache, batch_size: int, device: torch.device, *, flip: bool = True,
                  memory_format: torch.memory_format = torch.contiguous_format, rank: int = 0,
-                 world_size: int = 1, prefetch: bool | None = None):
+                 world_size: int = 1, prefetch: bool | None = None, pairs: bool = False):
         if min(batch_size, len(cache)) < world_size:
             raise CvaeganError(f"a global batch of {min(batch_size, len(cache))} images cannot be split over "
                                f"{world_size} processes")
@@ -182,6 +193,10 @@ class DeviceBatches:
         self.flip = flip
         self.memory_format = memory_format
         self.labels = torch.from_numpy(cache.labels)
+        self.targets = torch.from_numpy(cache.targets) if cache.targets is not None else None
+        self.pairs = pairs
+        if pairs:
+            self._members = [np.flatnonzero(cache.labels == k) for k in range(len(cache.class_names))]
         self.steps_per_epoch = len(cache) // self.batch_size
         self._pin = device.type == "cuda"
         use_thread = device.type == "cuda" if prefetch is None else prefetch
@@ -193,34 +208,72 @@ class DeviceBatches:
         start = i * self.batch_size + self.rank * self.local_batch
         return order[start:start + self.local_batch]
 
-    def host_batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 (n, R, R, 3) and labels on the host, pinned for an async copy on CUDA."""
-        sorted_idx, _ = idx.sort()  # sequential reads from the memmap; order within a batch is irrelevant
-        x = torch.from_numpy(np.ascontiguousarray(self.cache.images[sorted_idx.numpy()]))
-        y = self.labels[sorted_idx]
-        if self._pin:
-            x, y = x.pin_memory(), y.pin_memory()
-        return x, y
+    def partners(self, order: torch.Tensor, i: int) -> torch.Tensor:
+        """This rank's partner indices in global batch i (batches of pairs): for each image, with
+        probability ½ another image of its class (when it has one), else an image of another class
+        (when there is one). Drawn for the whole global batch from a generator seeded by the epoch's
+        order and i, so pairs do not depend on the number of processes and survive a resume."""
+        glob = order[i * self.batch_size:(i + 1) * self.batch_size].numpy()
+        rng = np.random.default_rng([int(order[0]), int(order[-1]), i])
+        labels = self.cache.labels
+        classes = [k for k, m in enumerate(self._members) if len(m)]
+        out = np.empty(len(glob), dtype=np.int64)
+        for j, a in enumerate(glob):
+            mine = self._members[labels[a]]
+            others = [k for k in classes if k != labels[a]]
+            same = (rng.random() < 0.5 or not others) and len(mine) > 1
+            if same:
+                b = mine[rng.integers(len(mine) - 1)]
+                out[j] = b if b != a else mine[-1]  # uniform over the class's other images
+            elif others:
+                pool = self._members[others[rng.integers(len(others))]]
+                out[j] = pool[rng.integers(len(pool))]
+            else:  # one image in the only class: its own partner
+                out[j] = a
+        start = self.rank * self.local_batch
+        return torch.from_numpy(out[start:start + self.local_batch])
 
-    def batch(self, order: torch.Tensor, i: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def host_batch(self, idx: torch.Tensor, pidx: torch.Tensor | None = None) -> tuple[torch.Tensor | None, ...]:
+        """uint8 (n, R, R, 3), labels, targets, and partner images and labels on the host (None
+        where the data or the batch kind has none), pinned for an async copy on CUDA."""
+        if pidx is None:  # sequential reads from the memmap; order within a batch is irrelevant
+            idx, _ = idx.sort()
+        x = torch.from_numpy(np.ascontiguousarray(self.cache.images[idx.numpy()]))
+        y = self.labels[idx]
+        tgt = self.targets[idx] if self.targets is not None else None
+        xp = torch.from_numpy(np.ascontiguousarray(self.cache.images[pidx.numpy()])) if pidx is not None else None
+        yp = self.labels[pidx] if pidx is not None else None
+        out = (x, y, tgt, xp, yp)
+        return tuple(v.pin_memory() if v is not None and self._pin else v for v in out)
+
+    def _host(self, order: torch.Tensor, i: int) -> tuple[torch.Tensor | None, ...]:
+        return self.host_batch(self.indices(order, i), self.partners(order, i) if self.pairs else None)
+
+    def batch(self, order: torch.Tensor, i: int, gen: torch.Generator) -> Batch:
         ahead, self._ahead = self._ahead, None
         if ahead is not None and ahead[0] is order and ahead[1] == i:
-            x, y = ahead[2].result()
+            host = ahead[2].result()
         else:
-            x, y = self.host_batch(self.indices(order, i))
+            host = self._host(order, i)
         if self._pool is not None and i + 1 < self.steps_per_epoch:
-            self._ahead = (order, i + 1, self._pool.submit(self.host_batch, self.indices(order, i + 1)))
-        return self.to_device(x, y, gen)
+            self._ahead = (order, i + 1, self._pool.submit(self._host, order, i + 1))
+        return self.to_device(*host, gen=gen)
 
-    def to_device(self, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def to_device(self, x: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None = None,
+                  x_pair: torch.Tensor | None = None, y_pair: torch.Tensor | None = None, *,
+                  gen: torch.Generator) -> Batch:
         pin = self._pin
         with _one_cpu_thread(self.device):
-            x = x.to(self.device, non_blocking=pin)  # (n, R, R, 3) uint8
-            if self.flip:  # on the uint8 NHWC batch: a quarter of the bytes of the float one
-                mask = torch.rand(x.shape[0], generator=gen, device=self.device) < 0.5
-                x = torch.where(mask[:, None, None, None], x.flip(2), x)
-            x = from_hwc_uint8(x).contiguous(memory_format=self.memory_format)
-        return x, y.to(self.device, non_blocking=pin)
+            images = [self._images(v, gen) if v is not None else None for v in (x, x_pair)]
+            rest = [v.to(self.device, non_blocking=pin) if v is not None else None for v in (y, target, y_pair)]
+        return Batch(images[0], rest[0], rest[1], images[1], rest[2])
+
+    def _images(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=self._pin)  # (n, R, R, 3) uint8
+        if self.flip:  # on the uint8 NHWC batch: a quarter of the bytes of the float one
+            mask = torch.rand(x.shape[0], generator=gen, device=self.device) < 0.5
+            x = torch.where(mask[:, None, None, None], x.flip(2), x)
+        return from_hwc_uint8(x).contiguous(memory_format=self.memory_format)
 
     def epoch_order(self, gen: torch.Generator) -> torch.Tensor:
         return torch.randperm(len(self.cache), generator=gen)

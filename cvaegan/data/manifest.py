@@ -20,6 +20,7 @@ point at real images elsewhere). `class` indexes `classes`. `split` is "train" o
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -44,6 +45,10 @@ class DatasetIndex:
     labels: list[int]
     splits: list[str | None] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
+    # Per-item target vectors (e.g. named binary attributes), when the manifest declares
+    # "targets": {"names": [...]} and gives every item a "target" list of that length.
+    target_names: list[str] | None = None
+    targets: list[list[float]] | None = None
 
     def __len__(self) -> int:
         return len(self.files)
@@ -61,6 +66,8 @@ class DatasetIndex:
             [self.labels[i] for i in keep],
             [self.splits[i] for i in keep],
             self.manifest,
+            self.target_names,
+            [self.targets[i] for i in keep] if self.targets is not None else None,
         )
 
 
@@ -105,7 +112,8 @@ def index_dataset(root: str | os.PathLike[str]) -> DatasetIndex:
         names, folders = _classes(manifest, manifest_path)
         if "items" in manifest:
             allowed = [root.absolute(), *_sources(manifest)]
-            files, labels, splits = [], [], []
+            target_names = _target_names(manifest, manifest_path)
+            files, labels, splits, targets = [], [], [], []
             for item in _list(manifest["items"], "items", manifest_path):
                 if not isinstance(item, dict) or not isinstance(item.get("file"), str):
                     raise CvaeganError(f"{manifest_path}: every item needs a 'file' string; found {_short(item)}")
@@ -116,10 +124,13 @@ def index_dataset(root: str | os.PathLike[str]) -> DatasetIndex:
                 split = item.get("split")
                 if split is not None and not isinstance(split, str):
                     raise CvaeganError(f"{manifest_path}: item {item['file']} has split {split!r}; expected a string")
+                if target_names is not None:
+                    targets.append(_target(item, len(target_names), manifest_path))
                 files.append(_contained(root, item["file"], allowed, manifest_path).resolve())
                 labels.append(label)
                 splits.append(split)
-            return DatasetIndex(root, names, files, labels, splits, manifest)
+            return DatasetIndex(root, names, files, labels, splits, manifest, target_names,
+                                targets if target_names is not None else None)
         for folder in folders:
             _contained(root, folder, [root.absolute()], manifest_path)
         return _scan(root, folders, names, manifest)
@@ -139,6 +150,25 @@ def _classes(manifest: dict[str, Any], path: Path) -> tuple[list[str], list[str]
     if [c["index"] for c in classes] != list(range(len(classes))):
         raise CvaeganError(f"{path}: class indices must be 0..{len(classes) - 1}, each once")
     return [c.get("name", c.get("folder")) for c in classes], [c.get("folder", c.get("name")) for c in classes]
+
+
+def _target_names(manifest: dict[str, Any], path: Path) -> list[str] | None:
+    spec = manifest.get("targets")
+    if spec is None:
+        return None
+    names = spec.get("names") if isinstance(spec, dict) else None
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise CvaeganError(f"{path}: 'targets' must be {{\"names\": [one or more strings]}}; found {_short(spec)}")
+    return names
+
+
+def _target(item: dict[str, Any], dim: int, path: Path) -> list[float]:
+    v = item.get("target")
+    if (not isinstance(v, list) or len(v) != dim
+            or not all(type(e) in (int, float) and math.isfinite(e) for e in v)):
+        raise CvaeganError(f"{path}: item {item['file']} needs a 'target' of {dim} finite numbers; "
+                           f"found {_short(v)}")
+    return [float(e) for e in v]
 
 
 def _sources(manifest: dict[str, Any]) -> list[Path]:

@@ -234,7 +234,7 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
     optimizers = family.make_optimizers(model)
 
     batches = DeviceBatches(cache, opts.batch_size, device, flip=opts.flip, memory_format=mf,
-                            rank=ctx.rank, world_size=ctx.world_size)
+                            rank=ctx.rank, world_size=ctx.world_size, pairs=family.batch == "pairs")
     total_steps = opts.steps if opts.steps is not None else math.ceil((opts.epochs or 1.0) * batches.steps_per_epoch)
     data_gen = torch.Generator().manual_seed(opts.seed)
     noise_gen = torch.Generator(device=device)
@@ -297,8 +297,8 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
             try:
                 while step < total_steps:
                     noise_gen.manual_seed(distributed.step_seed(seed, step, ctx.rank))
-                    x, y = batches.batch(order, pos, noise_gen)
-                    pending.append(family.train_step(model, optimizers, x, y, noise_gen, autocast(device, precision),
+                    batch = batches.batch(order, pos, noise_gen)
+                    pending.append(family.train_step(model, optimizers, batch, noise_gen, autocast(device, precision),
                                               reduce=reduce, sync_grads=sync_grads))
                     step, pos = step + 1, pos + 1
                     if pos == batches.steps_per_epoch:

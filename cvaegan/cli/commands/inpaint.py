@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 import typer
-from PIL import Image
 
+from cvaegan.apps.faces import mode_from_flags
+from cvaegan.apps.inpaint import InpaintRequest, run
 from cvaegan.cli import shared
-from cvaegan.apps.common import choose_class, tensor_to_array
-from cvaegan.session import open_session
-from cvaegan.apps.faces import load_inputs, mode_from_flags
-from cvaegan.apps.inpaint import build_mask, fill_masked, inpaint
-from cvaegan.apps.paste import paste_edit
-from cvaegan.runtime.atomic import atomic_write_json
-from cvaegan.runtime.errors import CvaeganError
 from cvaegan.cli.errors import cli_errors
-from cvaegan.data.images import grid_image, save_png
-from cvaegan.runtime.outputs import image_output
+from cvaegan.session import open_session
 
 EPILOG = """[bold]Examples[/]
 
@@ -57,41 +49,12 @@ def inpaint_cmd(
     precision: str = shared.PRECISION,
 ) -> None:
     """Fill a masked region with Eq. 8, x ← M⊙G(E(x, c), c) + (1−M)⊙x, repeated --iters times."""
-    if fill not in ("auto", "keep", "noise", "grey"):
-        raise CvaeganError(f"unknown --fill '{fill}'; use auto, keep, noise or grey")
-    loaded = open_session(ckpt, runs, device, precision, needs=("reconstruct",), purpose="inpaint")
-    res = loaded.resolution
-    inp = load_inputs([photo], res, mode_from_flags(raw, aligned), detector, face)[0]
-    m_np, source, used_box = build_mask(inp, res, mask_png=mask, box=box, seed=seed)
-    how = fill if fill != "auto" else ("noise" if source == "random patch" else "keep")
-    m = torch.from_numpy(m_np)[None]
-    x0 = fill_masked(inp.x, m, how, seed)
-    choice = choose_class(loaded, x0, class_)
-    typer.echo(f"class: {choice.describe(loaded.class_names)}")
-    steps = inpaint(loaded, x0[None], m[None], choice.vector[None], iters)
-    result = steps[-1][0]
-    out = out or Path("inpaint") / f"{photo.stem}.png"
-    record_file = image_output(out)
-    strip_path = out.with_name(out.stem + "-strip.png")
-    save_png(grid_image(torch.stack([inp.x] + [s[0] for s in steps]), nrow=len(steps) + 1), strip_path)
-    crop = tensor_to_array(result)
-    if inp.raw:
-        width = feather if feather is not None else max(2.0, res / 32)
-        repaired = paste_edit(inp.photo, crop, inp.matrix, m_np, width)
-        save_png(Image.fromarray(repaired), out)
-        changed = int((repaired != inp.photo).any(axis=2).sum())
-        where = f"pasted back into the {inp.photo.shape[1]}×{inp.photo.shape[0]} photo ({changed} pixels changed)"
-    else:
-        width = None
-        save_png(Image.fromarray(crop), out)
-        where = f"{res}×{res} crop"
-    atomic_write_json(record_file, {
-        "command": "inpaint", "checkpoint": str(loaded.path), "step": loaded.step, "precision": loaded.precision, "input": inp.record(),
-        "iters": iters, "seed": seed, "mask": {"source": source, "box": used_box, "file": str(mask) if mask else None,
-                                               "pixels": int(m_np.sum()), "fill": how},
-        "class": choice.record(loaded.class_names), "feather": width, "result": str(out), "strip": str(strip_path)})
-    typer.echo(f"inpainted {int(m_np.sum())} pixels ({source}, start: {how}) in {iters} iterations: {out} "
-               f"({where}); iterations in {strip_path}")
+    req = InpaintRequest(photo, iters, mask, box, fill, class_, feather, seed, out, mode_from_flags(raw, aligned),
+                         detector, face)
+    session = open_session(ckpt, runs, device, precision, needs=("reconstruct",), purpose="inpaint")
+    result = run(session, req)
+    typer.echo(result.class_line)
+    typer.echo(result.summary)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cvaegan.core.arch import ModelConfig
+from cvaegan.core.batch import Batch
 from cvaegan.core.family import Family, ModelSpec, Phase
 from cvaegan.families.cvaegan.config import NETWORKS_OF, PRESETS, CVAEGANConfig, LossConfig, OptimConfig, from_preset
 from cvaegan.families.cvaegan.model import CVAEGAN
@@ -32,6 +33,12 @@ def _new_config(arch: ModelConfig, loss: LossConfig | None = None, optim: OptimC
     return CVAEGANConfig(arch, loss if loss is not None else LossConfig(), optim if optim is not None else OptimConfig())
 
 
+def _train_step(model: CVAEGAN, optimizers: dict[str, Any], batch: Batch, generator: Any,
+                autocast: Any = None, reduce: Any = None, sync_grads: Any = None) -> dict[str, Any]:
+    """Algorithm 1 on a labeled batch (the step itself takes x and y: tests and benchmarks call it)."""
+    return train_step(model, optimizers, batch.x, batch.y, generator, autocast, reduce=reduce, sync_grads=sync_grads)
+
+
 def _settings(preset: str, overrides: Mapping[str, Any]) -> tuple[LossConfig, OptimConfig]:
     return from_preset(preset, **dict(overrides))
 
@@ -46,7 +53,7 @@ FAMILY = Family(
     presets=tuple(PRESETS),
     build=CVAEGAN,
     make_optimizers=make_optimizers,
-    train_step=train_step,
+    train_step=_train_step,
     options={"lambda1": "lambda_kl", "lambda2": "lambda_g", "lambda3": "lambda_gd", "lambda4": "lambda_gc",
              "centre_decay": "centre_decay", "lr_e": "lr_e", "lr_g": "lr_g", "lr_d": "lr_d", "lr_c": "lr_c",
              "pixel": "pixel", "pair_d": "pair_d", "pair_c": "pair_c"},
