@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from table1 import add_common, environment, options  # noqa: E402
 
-from cvaegan.runtime.atomic import atomic_write_json  # noqa: E402
 from cvaegan.evaluation.compare import Variant, get_judge, run_variant  # noqa: E402
 from cvaegan.families.cvaegan.config import LossConfig  # noqa: E402
+from cvaegan.runtime.atomic import atomic_write_json  # noqa: E402
 
 VARIANTS = {
     "full": (LossConfig(), "best overall (Fig. 8)"),

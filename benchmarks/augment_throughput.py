@@ -23,9 +23,9 @@ import torch
 from rich.console import Console
 
 from cvaegan.apps.augment import AugmentOptions, augment, plan_units, render_batch
-from cvaegan.session import Session
-from cvaegan.runtime.device import configure, memory_format, resolve_device
 from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
+from cvaegan.runtime.device import configure, memory_format, resolve_device
+from cvaegan.session import Session
 
 CONFIGS = {  # name: (resolution, width, classes) — 530 = FaceScrub's identities
     "paper": (128, 1.0, 530),

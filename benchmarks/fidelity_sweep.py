@@ -22,14 +22,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cvaegan.session import capabilities, inference_model, load_checkpoint  # noqa: E402
+from cvaegan.cli.commands.train import parse_sets  # noqa: E402
 from cvaegan.data.dataset import build_cache  # noqa: E402
-from cvaegan.evaluation.fidelity import artifact_ratios, reconstruction_quality  # noqa: E402
 from cvaegan.data.images import from_hwc_uint8, save_grid  # noqa: E402
+from cvaegan.evaluation.fidelity import artifact_ratios, reconstruction_quality  # noqa: E402
+from cvaegan.families.cvaegan.config import from_preset  # noqa: E402
 from cvaegan.pipelines.sample import sample  # noqa: E402
 from cvaegan.pipelines.train import TrainOptions, train  # noqa: E402
-from cvaegan.cli.commands.train import parse_sets  # noqa: E402
-from cvaegan.families.cvaegan.config import from_preset  # noqa: E402
+from cvaegan.session import capabilities, inference_model, load_checkpoint  # noqa: E402
 
 
 @torch.no_grad()

@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cvaegan.session import open_session  # noqa: E402
 from cvaegan.evaluation.baselines import inpaint_vs_opencv  # noqa: E402
+from cvaegan.session import open_session  # noqa: E402
 
 
 def main() -> None:

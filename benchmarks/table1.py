@@ -27,9 +27,9 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cvaegan.evaluation.compare import CompareOptions, Variant, get_judge, run_variant  # noqa: E402
 from cvaegan.runtime.atomic import atomic_write_json  # noqa: E402
 from cvaegan.runtime.device import resolve_device, resolve_precision  # noqa: E402
-from cvaegan.evaluation.compare import CompareOptions, Variant, get_judge, run_variant  # noqa: E402
 
 # Table 1 of the paper: top-1 accuracy (%) of the judge on generated samples, and realism.
 PAPER = {"real": (99.61, 20.85), "cvae": (8.09, 10.29), "cgan": (61.97, 15.79), "fmcgan": (79.76, 19.40),

@@ -40,10 +40,10 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from cvaegan.data.dataset import DeviceBatches, ImageCache
-from cvaegan.runtime.device import autocast, configure, memory_format, resolve_device, resolve_precision
-from cvaegan.runtime.distributed import configure_threads
 from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
 from cvaegan.families.cvaegan.step import make_optimizers, train_step
+from cvaegan.runtime.device import autocast, configure, memory_format, resolve_device, resolve_precision
+from cvaegan.runtime.distributed import configure_threads
 
 
 def matmul_rate(device: torch.device, dtype: torch.dtype, n: int, seconds: float = 2.0) -> float:

@@ -44,13 +44,13 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
+from cvaegan.core import losses as L
 from cvaegan.data.dataset import DeviceBatches, build_cache
 from cvaegan.data.demo_faces import DemoDataConfig, write_demo_dataset
+from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
+from cvaegan.families.cvaegan.step import make_optimizers, train_step
 from cvaegan.runtime.device import autocast, configure, memory_format, resolve_device, resolve_precision
 from cvaegan.runtime.distributed import configure_threads
-from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
-from cvaegan.core import losses as L
-from cvaegan.families.cvaegan.step import make_optimizers, train_step
 
 
 def public_style_step(m: CVAEGAN, opts: dict[str, torch.optim.Optimizer], x: torch.Tensor,

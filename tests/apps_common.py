@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 
 from cvaegan.apps.common import read_crop
-from cvaegan.session import Session, open_session
 from cvaegan.data.manifest import index_dataset
+from cvaegan.session import Session, open_session
 
 DETECTOR = "models/scrfd_500m_kps.onnx"  # under the test_data root
 

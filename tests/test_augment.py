@@ -12,11 +12,11 @@ from PIL import Image
 from rich.console import Console
 from typer.testing import CliRunner
 
-from cvaegan.cli.app import app
 from cvaegan.apps.augment import AugmentOptions, augment, plan_precision, regenerate_unit
+from cvaegan.cli.app import app
 from cvaegan.data.dataset import build_cache
-from cvaegan.runtime.device import autocast
 from cvaegan.data.manifest import index_dataset
+from cvaegan.runtime.device import autocast
 from tests.apps_common import demo_model
 
 runner = CliRunner()

@@ -5,12 +5,12 @@ import torch
 
 from cvaegan.runtime.checkpoint_io import save_checkpoint
 
-from cvaegan.session import load_checkpoint
-from cvaegan.runtime.errors import CvaeganError
-from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
 from cvaegan.families.checkpoint import make_checkpoint, model_from_checkpoint
-from cvaegan.families.cvaegan.step import make_optimizers, train_step
 from cvaegan.families.checkpoint import load_optimizers
+from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
+from cvaegan.families.cvaegan.step import make_optimizers, train_step
+from cvaegan.runtime.errors import CvaeganError
+from cvaegan.session import load_checkpoint
 
 
 def _trained(seed=0):

@@ -11,11 +11,11 @@ import torch
 from typer.testing import CliRunner
 
 from cvaegan.cli.app import app
-from cvaegan.session import load_checkpoint
 from cvaegan.data.dataset import build_cache
 from cvaegan.data.demo_faces import DemoDataConfig, identity_traits, write_demo_dataset
-from cvaegan.pipelines.sample import sample
 from cvaegan.families.checkpoint import model_from_checkpoint
+from cvaegan.pipelines.sample import sample
+from cvaegan.session import load_checkpoint
 
 runner = CliRunner()
 

@@ -23,10 +23,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from cvaegan.runtime import distributed
-from cvaegan.data.dataset import DeviceBatches, ImageCache
-from cvaegan.runtime.distributed import DistContext
 from cvaegan.core.centres import FeatureCentres
+from cvaegan.data.dataset import DeviceBatches, ImageCache
+from cvaegan.runtime import distributed
+from cvaegan.runtime.distributed import DistContext
 from tests.helpers import make_shapes_dataset
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,12 +9,12 @@ import pytest
 from typer.testing import CliRunner
 
 from cvaegan.cli.app import app
-from cvaegan.runtime.checkpoint_io import save_checkpoint
-from cvaegan.runtime.errors import CvaeganError
 from cvaegan.evaluation.evaluate import EvaluateOptions, evaluate
 from cvaegan.evaluation.judge import JudgeTrainOptions, train_judge
-from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
 from cvaegan.families.checkpoint import make_checkpoint
+from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
+from cvaegan.runtime.checkpoint_io import save_checkpoint
+from cvaegan.runtime.errors import CvaeganError
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -8,7 +8,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from cvaegan.session import open_session
 from cvaegan.cli.app import app
 from cvaegan.core.family import ModelSpec, Phase
 from cvaegan.families import registry
@@ -17,6 +16,7 @@ from cvaegan.families.cvaegan.step import LOSSES_OF
 from cvaegan.pipelines.sample import sample
 from cvaegan.pipelines.train import TrainOptions, train
 from cvaegan.runtime.errors import CvaeganError
+from cvaegan.session import open_session
 from cvaegan.session import capabilities, inference_model, load_checkpoint
 from tests import tiny_family
 from tests.helpers import make_shapes_dataset

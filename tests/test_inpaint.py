@@ -10,10 +10,10 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from cvaegan.cli.app import app
 from cvaegan.apps.common import choose_class
 from cvaegan.apps.inpaint import box_mask, fill_masked, inpaint, random_patch
 from cvaegan.apps.paste import changed_band, feathered_alpha
+from cvaegan.cli.app import app
 from tests.apps_common import DETECTOR, demo_model, held_out
 
 runner = CliRunner()

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from cvaegan.cli.app import app
 from cvaegan.apps.morph import label_morph, latent_morph
+from cvaegan.cli.app import app
 from cvaegan.runtime.device import autocast, resolve_precision
 from tests.apps_common import DETECTOR, demo_model, held_out
 

@@ -15,14 +15,14 @@ import pytest
 import torch
 
 from cvaegan.cli.app import main
+from cvaegan.families.checkpoint import make_checkpoint
+from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
+from cvaegan.pipelines.train import TrainOptions, train
 from cvaegan.runtime.atomic import atomic_write_text, remove_stale_temps
 from cvaegan.runtime.checkpoint_io import save_checkpoint, torch_save_atomic
-from cvaegan.session import load_checkpoint
 from cvaegan.runtime.errors import CvaeganError
 from cvaegan.runtime.locking import folder_lock
-from cvaegan.pipelines.train import TrainOptions, train
-from cvaegan.families.cvaegan import CVAEGAN, CVAEGANConfig, ModelConfig
-from cvaegan.families.checkpoint import make_checkpoint
+from cvaegan.session import load_checkpoint
 from tests.helpers import make_shapes_dataset
 
 

@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from cvaegan.cli.app import app
 from cvaegan.apps.common import psnr
 from cvaegan.apps.superres import bicubic, down, project, super_resolve
+from cvaegan.cli.app import app
 from cvaegan.data.images import to_pil
 from tests.apps_common import demo_model, held_out
 

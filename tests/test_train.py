@@ -12,11 +12,11 @@ import torch
 from typer.testing import CliRunner
 
 from cvaegan.cli.app import app
-from cvaegan.session import load_checkpoint
+from cvaegan.families.cvaegan.config import LossConfig
+from cvaegan.pipelines.train import TrainingDiverged, TrainOptions, train
 from cvaegan.runtime.device import autocast, native_bf16, resolve_precision
 from cvaegan.runtime.errors import CvaeganError
-from cvaegan.pipelines.train import TrainingDiverged, TrainOptions, train
-from cvaegan.families.cvaegan.config import LossConfig
+from cvaegan.session import load_checkpoint
 from tests.helpers import make_shapes_dataset
 
 runner = CliRunner()

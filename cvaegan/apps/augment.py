@@ -30,16 +30,16 @@ from PIL import Image
 from rich.console import Console
 
 from cvaegan.data.images import to_hwc_uint8
-from cvaegan.session import Session
+from cvaegan.data.manifest import IMAGE_EXTENSIONS, MANIFEST_NAME, index_dataset, new_manifest
+from cvaegan.data.naming import distinct_folders
+from cvaegan.pipelines.sample import class_folders, safe_name
 from cvaegan.runtime.atomic import atomic_path, atomic_write_json, fsync_dir
 from cvaegan.runtime.device import autocast, resolve_precision
 from cvaegan.runtime.errors import CvaeganError
 from cvaegan.runtime.locking import folder_lock
-from cvaegan.data.manifest import IMAGE_EXTENSIONS, MANIFEST_NAME, index_dataset, new_manifest
-from cvaegan.data.naming import distinct_folders
 from cvaegan.runtime.outputs import claim_out_dir
 from cvaegan.runtime.progress import make_progress
-from cvaegan.pipelines.sample import class_folders, safe_name
+from cvaegan.session import Session
 
 PLAN_NAME = "augment.json"
 PLAN_FORMAT = "cvaegan-augment"

@@ -18,10 +18,10 @@ import torch
 from PIL import Image
 
 from cvaegan.apps.common import array_to_tensor, read_crop
-from cvaegan.runtime.errors import CvaeganError
 from cvaegan.prepare.align import align_face
 from cvaegan.prepare.detect import FaceDetector, default_detector_path
 from cvaegan.prepare.io import load_photo
+from cvaegan.runtime.errors import CvaeganError
 
 InputMode = Literal["auto", "raw", "aligned"]
 ALIGNED_SIDES = (32, 64, 128, 256)

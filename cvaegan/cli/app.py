@@ -10,8 +10,8 @@ import warnings
 
 import typer
 
-from cvaegan.runtime.errors import one_line, raise_terminated
 from cvaegan.cli.errors import exit_code_of
+from cvaegan.runtime.errors import one_line, raise_terminated
 
 app = typer.Typer(
     name="cvaegan",

@@ -25,10 +25,10 @@ from PIL import Image, ImageOps
 
 from cvaegan.core.batch import Batch
 from cvaegan.data.images import from_hwc_uint8
-from cvaegan.runtime.atomic import atomic_path, atomic_write_json
-from cvaegan.runtime.errors import CvaeganError
 from cvaegan.data.manifest import DatasetIndex, index_dataset
 from cvaegan.data.pixels import to_rgb
+from cvaegan.runtime.atomic import atomic_path, atomic_write_json
+from cvaegan.runtime.errors import CvaeganError
 
 DEFAULT_CACHE = Path(os.environ.get("CVAEGAN_CACHE", Path.home() / ".cache" / "cvaegan")) / "datasets"
 

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from cvaegan.runtime.atomic import atomic_path, atomic_write_json
 from cvaegan.data.manifest import MANIFEST_NAME, new_manifest
+from cvaegan.runtime.atomic import atomic_path, atomic_write_json
 
 GENERATOR_VERSION = 1  # bump when the drawing changes, so old datasets are regenerated
 CANVAS = 256           # supersampled drawing size, whatever the output size

@@ -20,11 +20,11 @@ import numpy as np
 import torch
 
 from cvaegan.apps.common import choose_class, psnr, read_crop, tensor_to_array
-from cvaegan.session import Session
 from cvaegan.apps.inpaint import box_mask, fill_masked, inpaint, random_patch
 from cvaegan.apps.superres import bicubic, down, super_resolve
 from cvaegan.data.images import from_hwc_uint8
 from cvaegan.data.manifest import index_dataset
+from cvaegan.session import Session
 
 
 def heldout_crops(loaded: Session, data: Path, limit: int

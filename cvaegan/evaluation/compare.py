@@ -17,11 +17,11 @@ from typing import Any
 
 from rich.console import Console
 
-from cvaegan.session import load_checkpoint
 from cvaegan.evaluation.evaluate import EvaluateOptions, evaluate
 from cvaegan.evaluation.judge import JudgeTrainOptions, load_judge, train_judge
-from cvaegan.pipelines.train import TrainOptions, train
 from cvaegan.families.cvaegan.config import LossConfig, OptimConfig
+from cvaegan.pipelines.train import TrainOptions, train
+from cvaegan.session import load_checkpoint
 
 
 @dataclass

@@ -34,18 +34,18 @@ from rich.console import Console
 from rich.table import Table
 
 from cvaegan import __version__
-from cvaegan.runtime.atomic import atomic_write_json
-from cvaegan.session import Session, open_session
 from cvaegan.data.dataset import build_cache
-from cvaegan.runtime.errors import CvaeganError
+from cvaegan.data.images import save_grid
 from cvaegan.evaluation import metrics as M
 from cvaegan.evaluation.fidelity import artifact_ratios, reconstruction_quality
 from cvaegan.evaluation.judge import heldout_rows, judge_outputs, load_judge, relative_names, to_float
-from cvaegan.data.images import save_grid
+from cvaegan.pipelines.sample import sample
+from cvaegan.runtime.atomic import atomic_write_json
+from cvaegan.runtime.errors import CvaeganError
 from cvaegan.runtime.limits import MAX_EVAL_IMAGES
 from cvaegan.runtime.outputs import check_out_file
 from cvaegan.runtime.progress import make_progress
-from cvaegan.pipelines.sample import sample
+from cvaegan.session import Session, open_session
 
 FRECHET_NOTE = "FID-style: Fréchet distance of Gaussians fitted to the judge's features, not Inception-v3 FID"
 

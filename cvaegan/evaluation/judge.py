@@ -38,10 +38,10 @@ from rich.console import Console
 from torch import Tensor, nn
 
 from cvaegan import __version__
+from cvaegan.data.dataset import ImageCache, build_cache
 from cvaegan.data.images import from_hwc_uint8
 from cvaegan.runtime.atomic import atomic_write_json
 from cvaegan.runtime.checkpoint_io import load_weights_only, torch_save_atomic
-from cvaegan.data.dataset import ImageCache, build_cache
 from cvaegan.runtime.device import configure, resolve_device
 from cvaegan.runtime.errors import CvaeganError
 from cvaegan.runtime.outputs import check_out_file, record_path

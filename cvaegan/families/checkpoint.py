@@ -40,9 +40,12 @@ def validate_checkpoint(obj: Any) -> dict[str, Any]:
     return core.validate_checkpoint(obj, _parse_config)
 
 
-def model_from_checkpoint(ckpt: dict[str, Any], device: torch.device | str = "cpu") -> nn.Module:
-    """Rebuild the model and load its weights and centres (strictly: a mismatch is an error)."""
-    validate_checkpoint(ckpt)
+def model_from_checkpoint(ckpt: dict[str, Any], device: torch.device | str = "cpu", *,
+                          validated: bool = False) -> nn.Module:
+    """Rebuild the model and load its weights and centres (strictly: a mismatch is an error).
+    `validated`: `ckpt` came from `validate_checkpoint` (as `session.load_checkpoint` returns it)."""
+    if not validated:
+        validate_checkpoint(ckpt)
     try:
         family = registry.family_of_config(ckpt["config"])  # validated: the same as ckpt["family"]
         model = family.build(family.config_from_dict(ckpt["config"]))

@@ -11,18 +11,18 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from cvaegan.runtime.atomic import atomic_write_json
-from cvaegan.session import open_session
 from cvaegan.data.dataset import build_cache
 from cvaegan.data.demo_faces import DemoDataConfig, write_demo_dataset
-from cvaegan.runtime.device import resolve_device, resolve_precision
-from cvaegan.evaluation.fidelity import artifact_ratios, reconstruction_quality
 from cvaegan.data.images import from_hwc_uint8, grid_image, save_png
-from cvaegan.runtime.outputs import check_out_dir
+from cvaegan.evaluation.fidelity import artifact_ratios, reconstruction_quality
+from cvaegan.families.cvaegan.config import LossConfig
 from cvaegan.pipelines.report import ReportSection, loss_curve_svg, write_html_report
 from cvaegan.pipelines.sample import sample
 from cvaegan.pipelines.train import TrainOptions, TrainResult, train
-from cvaegan.families.cvaegan.config import LossConfig
+from cvaegan.runtime.atomic import atomic_write_json
+from cvaegan.runtime.device import resolve_device, resolve_precision
+from cvaegan.runtime.outputs import check_out_dir
+from cvaegan.session import open_session
 
 
 @dataclass

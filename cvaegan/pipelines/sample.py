@@ -10,10 +10,10 @@ from pathlib import Path
 
 import torch
 
-from cvaegan.runtime.device import autocast
-from cvaegan.runtime.errors import CvaeganError
 from cvaegan.data.images import save_grid, to_pil, save_png
 from cvaegan.data.naming import distinct_folders
+from cvaegan.runtime.device import autocast
+from cvaegan.runtime.errors import CvaeganError
 
 
 def resolve_class(spec: str | int, class_names: list[str]) -> int:

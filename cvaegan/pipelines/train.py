@@ -41,21 +41,21 @@ import torch
 from rich.console import Console
 
 from cvaegan import __version__
+from cvaegan.core.arch import ModelConfig
+from cvaegan.core.family import Family
+from cvaegan.data.dataset import DeviceBatches, ImageCache, build_cache
+from cvaegan.data.images import save_grid
+from cvaegan.families import registry
 from cvaegan.runtime import distributed
 from cvaegan.runtime.atomic import atomic_write_json, remove_stale_temps
 from cvaegan.runtime.checkpoint_io import save_checkpoint
-from cvaegan.session import load_checkpoint
-from cvaegan.data.dataset import DeviceBatches, ImageCache, build_cache
 from cvaegan.runtime.device import autocast, configure, memory_format, resolve_precision
 from cvaegan.runtime.distributed import DistContext
 from cvaegan.runtime.errors import CvaeganError
-from cvaegan.data.images import save_grid
 from cvaegan.runtime.locking import folder_lock
 from cvaegan.runtime.outputs import check_out_dir
 from cvaegan.runtime.progress import make_progress
-from cvaegan.core.arch import ModelConfig
-from cvaegan.core.family import Family
-from cvaegan.families import registry
+from cvaegan.session import load_checkpoint
 from cvaegan.families.checkpoint import (CheckpointError, load_optimizers, make_checkpoint, model_from_checkpoint,
                                          validate_resumable)
 
@@ -208,7 +208,7 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
         raise CvaeganError(f"{opts.data}: training needs at least 2 readable images, found {len(cache)}")
 
     if resume_ckpt is not None:
-        model = model_from_checkpoint(resume_ckpt, device)
+        model = model_from_checkpoint(resume_ckpt, device, validated=True)  # load_checkpoint validated it
         if resume_ckpt["class_names"] != cache.class_names:
             raise CvaeganError(f"--resume: the checkpoint's {len(resume_ckpt['class_names'])} classes differ "
                                f"from the {len(cache.class_names)} classes of {opts.data}")

@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from cvaegan.runtime.errors import CvaeganError
 from cvaegan.prepare.align import Face
+from cvaegan.runtime.errors import CvaeganError
 
 # insightface's model packs, most accurate first; `default_detector_path` picks the first present.
 _PACKS = (("buffalo_l", "det_10g.onnx"), ("antelopev2", "scrfd_10g_bnkps.onnx"),

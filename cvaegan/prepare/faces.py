@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from cvaegan.runtime.errors import CvaeganError
 from cvaegan.prepare.align import Face, similarity_matrix, warp_crop
+from cvaegan.runtime.errors import CvaeganError
 from cvaegan.prepare.common import (ClassInfo, Job, Plan, PrepareOptions, class_subfolders, crop_name,
                                         is_image_name, plan_class_folders, reject, safe_name, unique_folders)
 from cvaegan.prepare.io import PhotoError, read_photo

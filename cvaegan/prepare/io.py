@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from cvaegan.runtime.errors import CvaeganError
 from cvaegan.data.pixels import to_rgb
+from cvaegan.runtime.errors import CvaeganError
 
 
 class PhotoError(CvaeganError):

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from cvaegan.runtime.errors import CvaeganError
 from cvaegan.prepare.align import box_matrix, warp_crop
+from cvaegan.runtime.errors import CvaeganError
 from cvaegan.prepare.common import (ClassInfo, Job, Plan, PrepareOptions, class_subfolders, crop_name, fit_box,
                                         list_images, plan_class_folders, reject, square_box, unique_folders)
 from cvaegan.prepare.io import PhotoError, read_photo

@@ -26,10 +26,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from cvaegan.data.manifest import MANIFEST_NAME, new_manifest
 from cvaegan.runtime.atomic import atomic_path, atomic_write_text
 from cvaegan.runtime.errors import CvaeganError
 from cvaegan.runtime.locking import folder_lock
-from cvaegan.data.manifest import MANIFEST_NAME, new_manifest
 from cvaegan.runtime.outputs import claim_out_dir
 from cvaegan.prepare.common import (FACE_KINDS, FITS, KINDS, MASKS, PICKS, Job, Plan, PrepareOptions,
                                         reject)

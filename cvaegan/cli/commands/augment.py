@@ -8,10 +8,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from cvaegan.cli import shared
 from cvaegan.apps.augment import AugmentOptions, augment, dry_run
-from cvaegan.session import open_session
+from cvaegan.cli import shared
 from cvaegan.cli.errors import cli_errors
+from cvaegan.session import open_session
 
 EPILOG = """[bold]Examples[/]
 

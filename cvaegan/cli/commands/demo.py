@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 
 from cvaegan.cli import shared
-from cvaegan.pipelines.demo import DemoOptions, run_demo
 from cvaegan.cli.errors import cli_errors
+from cvaegan.pipelines.demo import DemoOptions, run_demo
 
 EPILOG = """[bold]Examples[/]
 

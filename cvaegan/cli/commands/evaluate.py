@@ -8,9 +8,9 @@ import typer
 from rich.console import Console
 
 from cvaegan.cli import shared
-from cvaegan.runtime.checkpoint_io import resolve_checkpoint
 from cvaegan.cli.errors import cli_errors
 from cvaegan.evaluation.evaluate import EvaluateOptions, evaluate, results_table
+from cvaegan.runtime.checkpoint_io import resolve_checkpoint
 
 EPILOG = """[bold]Examples[/]
 

@@ -8,13 +8,13 @@ import torch
 import typer
 
 from cvaegan.cli import shared
-from cvaegan.runtime.atomic import atomic_write_json
-from cvaegan.session import open_session
-from cvaegan.runtime.errors import CvaeganError
 from cvaegan.cli.errors import cli_errors
 from cvaegan.cli.options import MAX_IMAGES
-from cvaegan.runtime.outputs import check_out_dir, image_output
 from cvaegan.pipelines.sample import resolve_class, sample_to_files
+from cvaegan.runtime.atomic import atomic_write_json
+from cvaegan.runtime.errors import CvaeganError
+from cvaegan.runtime.outputs import check_out_dir, image_output
+from cvaegan.session import open_session
 
 EPILOG = """[bold]Examples[/]
 

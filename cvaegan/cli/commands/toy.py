@@ -11,12 +11,12 @@ from rich.console import Console
 from rich.table import Table
 
 from cvaegan import __version__
+from cvaegan.cli.errors import cli_errors
+from cvaegan.pipelines.toy import METHODS, ToyConfig, config_record, default_snapshots, panel_image, save_panel, train_toy
 from cvaegan.runtime.atomic import atomic_write_json
 from cvaegan.runtime.errors import CvaeganError
-from cvaegan.cli.errors import cli_errors
 from cvaegan.runtime.outputs import check_out_dir
 from cvaegan.runtime.progress import make_progress
-from cvaegan.pipelines.toy import METHODS, ToyConfig, config_record, default_snapshots, panel_image, save_panel, train_toy
 
 EPILOG = """[bold]Examples[/]
 

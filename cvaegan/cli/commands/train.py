@@ -8,15 +8,15 @@ import typer
 from rich.console import Console
 
 from cvaegan.cli import shared
-from cvaegan.runtime import distributed
-from cvaegan.runtime.device import resolve_device
-from cvaegan.runtime.errors import CvaeganError
 from cvaegan.cli.errors import cli_errors
-from cvaegan.pipelines.train import TrainOptions, train
 from cvaegan.core.arch import RESOLUTIONS
 from cvaegan.core.family import Family
 from cvaegan.families import registry
 from cvaegan.families.cvaegan.config import PRESETS
+from cvaegan.pipelines.train import TrainOptions, train
+from cvaegan.runtime import distributed
+from cvaegan.runtime.device import resolve_device
+from cvaegan.runtime.errors import CvaeganError
 
 EPILOG = """[bold]Examples[/]
 
