@@ -38,7 +38,13 @@ def test_round_trip(spec):
     assert ConditionSpec.from_dict(spec.to_dict()) == spec
 
 
-@pytest.mark.parametrize("kind, names, dim", [("class", (), 0), ("class", ("a", "a"), 2), ("class", ("a",), 2),
+def test_class_names_may_repeat_but_attribute_names_may_not():
+    assert ConditionSpec.classes(["Ann", "Ann"]).dim == 2  # a class is its index; its name only labels it
+    with pytest.raises(ValueError, match="distinct"):
+        ConditionSpec.attributes(["Smiling", "Smiling"])
+
+
+@pytest.mark.parametrize("kind, names, dim", [("class", (), 0), ("attributes", ("a", "a"), 2), ("class", ("a",), 2),
                                               ("embedding", ("a",), 1), ("embedding", (), 0), ("vibe", (), 1)])
 def test_invalid_specs_are_refused(kind, names, dim):
     with pytest.raises(ValueError):

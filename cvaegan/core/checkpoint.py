@@ -116,9 +116,9 @@ def validate_checkpoint(obj: Any, parse_config: Callable[[Any, str | None], Any]
 
 def condition_of(ckpt: dict[str, Any]) -> ConditionSpec:
     """The checkpoint's condition; a version-1 file's is a class vector over its class names."""
-    if ckpt.get("version") == 1:
-        return ConditionSpec.classes(ckpt["class_names"])
     try:
+        if ckpt.get("version") == 1:
+            return ConditionSpec.classes(ckpt["class_names"])
         return ConditionSpec.from_dict(ckpt["condition"])
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"invalid condition: {first_line(exc)}") from exc

@@ -38,8 +38,8 @@ class ConditionSpec:
         else:
             if not self.names or self.dim != len(self.names):
                 raise ValueError(f"a {self.kind} condition names each of its {self.dim} dimensions")
-            if len(set(self.names)) != len(self.names):
-                raise ValueError(f"{self.kind} names must be distinct")
+            if self.kind == "attributes" and len(set(self.names)) != len(self.names):
+                raise ValueError("attribute names must be distinct")  # (a class is its index; names only label it)
 
     @classmethod
     def classes(cls, names: Sequence[str]) -> "ConditionSpec":
