@@ -12,7 +12,7 @@ from typing import Any
 from cvaegan.data.manifest import IMAGE_EXTENSIONS
 from cvaegan.data.naming import distinct_folders
 
-KINDS = ("faces", "facescrub", "flowers", "cub", "folder")
+KINDS = ("faces", "facescrub", "flowers", "cub", "celeba", "folder")
 FACE_KINDS = ("faces", "facescrub")
 PICKS = ("largest", "center", "score")
 FITS = ("crop", "pad", "squash")

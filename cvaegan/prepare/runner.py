@@ -86,10 +86,10 @@ def validate(opts: PrepareOptions) -> None:
 
 
 def scan(opts: PrepareOptions) -> Plan:
-    from cvaegan.prepare import faces, objects
+    from cvaegan.prepare import celeba, faces, objects
 
     scanner = {"faces": faces.scan_faces, "facescrub": faces.scan_facescrub, "flowers": objects.scan_flowers,
-               "cub": objects.scan_cub, "folder": objects.scan_folder}[opts.kind]
+               "cub": objects.scan_cub, "celeba": celeba.scan_celeba, "folder": objects.scan_folder}[opts.kind]
     plan = scanner(opts)
     if not plan.jobs:
         raise CvaeganError(f"{opts.raw}: no images found for kind '{opts.kind}'")
@@ -124,7 +124,7 @@ def write_crop(out_root: Path, rel: str, crop: np.ndarray) -> None:
 
 def process_job(job: Job) -> dict[str, Any]:
     """One job in a worker: the kind's processor; an unexpected failure is a reject, not a crash."""
-    from cvaegan.prepare import faces, objects
+    from cvaegan.prepare import celeba, faces, objects
 
     opts: PrepareOptions = _STATE["opts"]
     t0 = time.perf_counter()
@@ -139,6 +139,8 @@ def process_job(job: Job) -> dict[str, Any]:
             res = objects.process_flower(job, opts, write)
         elif opts.kind == "cub":
             res = objects.process_cub(job, opts, write)
+        elif opts.kind == "celeba":
+            res = celeba.process_celeba(job, opts, write)
         else:
             res = objects.process_folder(job, opts, write)
     except OSError as exc:

@@ -23,6 +23,8 @@ EPILOG = """[bold]Examples[/]
   cvaegan prepare flowers 102flowers/ --out data/flowers
   cvaegan prepare flowers oxford17/ --masks labelmap --out data/flowers17
   cvaegan prepare cub CUB_200_2011/ --bbox --out data/cub
+  [dim]# img_align_celeba/ list_attr_celeba.txt (+ identities, partition)[/]
+  cvaegan prepare celeba celeba/ --size 64 --out data/celeba
   [dim]# any ImageFolder tree[/]
   cvaegan prepare folder my_photos/ --size 64 --out data/mine
 
