@@ -34,6 +34,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cvaegan.cli.commands.train import parse_sets  # noqa: E402
 from cvaegan.data.manifest import MANIFEST_NAME, index_dataset, new_manifest  # noqa: E402
 from cvaegan.evaluation.baselines import inpaint_vs_opencv, superres_vs_bicubic  # noqa: E402
 from cvaegan.evaluation.compare import CompareOptions, Variant, get_judge, run_variant  # noqa: E402
@@ -92,9 +93,7 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a loss/optimiser field for every model (as `cvaegan train --set`), e.g. lambda_gc=0.04")
     args = p.parse_args()
-    overrides = {**dict(cpu_settings(args.resolution).loss),  # the recommendation's, then --set's
-                 **{k: float(v) if v.lower() not in ("true", "false") else v.lower() == "true"
-                    for k, _, v in (s.partition("=") for s in args.set)}}
+    overrides = {**dict(cpu_settings(args.resolution).loss), **parse_sets(args.set)}  # recommended, then --set
     loss, optim = from_preset("default", **overrides)
 
     rec_cfg = cpu_settings(args.resolution)

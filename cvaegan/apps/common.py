@@ -16,7 +16,7 @@ from cvaegan.data.dataset import load_image_square
 from cvaegan.data.images import from_hwc_uint8, to_hwc_uint8
 from cvaegan.pipelines.sample import resolve_class
 from cvaegan.runtime.errors import CvaeganError
-from cvaegan.session import Session, capabilities
+from cvaegan.session import Session
 
 
 def read_crop(path: str | os.PathLike[str], resolution: int) -> torch.Tensor:
@@ -73,7 +73,7 @@ def choose_class(loaded: Session, x: torch.Tensor, spec: str | None, *,
     if spec is not None:
         idx = resolve_class(spec, loaded.class_names)
         return ClassChoice(one_hot(torch.tensor(idx), k), idx, "given", 1.0)
-    if "classify" not in capabilities(loaded.model):
+    if "classify" not in loaded.capabilities:
         raise CvaeganError(f"a '{loaded.model.cfg.model.model}' model has no classifier; name the class "
                            "with --class")
     post = loaded.model.classify(x[None].to(loaded.device))[0].cpu()

@@ -195,8 +195,10 @@ class DeviceBatches:
         self.labels = torch.from_numpy(cache.labels)
         self.targets = torch.from_numpy(cache.targets) if cache.targets is not None else None
         self.pairs = pairs
-        if pairs:
+        if pairs:  # per class its images, and the classes that have any (for drawing another class)
             self._members = [np.flatnonzero(cache.labels == k) for k in range(len(cache.class_names))]
+            self._present = np.array([k for k, m in enumerate(self._members) if len(m)])
+            self._rank_of = {int(k): r for r, k in enumerate(self._present)}
         self.steps_per_epoch = len(cache) // self.batch_size
         self._pin = device.type == "cuda"
         use_thread = device.type == "cuda" if prefetch is None else prefetch
@@ -215,18 +217,17 @@ class DeviceBatches:
         order and i, so pairs do not depend on the number of processes and survive a resume."""
         glob = order[i * self.batch_size:(i + 1) * self.batch_size].numpy()
         rng = np.random.default_rng([int(order[0]), int(order[-1]), i])
-        labels = self.cache.labels
-        classes = [k for k, m in enumerate(self._members) if len(m)]
+        labels, n_other = self.cache.labels, len(self._present) - 1
         out = np.empty(len(glob), dtype=np.int64)
         for j, a in enumerate(glob):
             mine = self._members[labels[a]]
-            others = [k for k in classes if k != labels[a]]
-            same = (rng.random() < 0.5 or not others) and len(mine) > 1
+            same = (rng.random() < 0.5 or not n_other) and len(mine) > 1
             if same:
                 b = mine[rng.integers(len(mine) - 1)]
                 out[j] = b if b != a else mine[-1]  # uniform over the class's other images
-            elif others:
-                pool = self._members[others[rng.integers(len(others))]]
+            elif n_other:  # uniform over the other present classes: skip this image's own rank
+                r = int(rng.integers(n_other))
+                pool = self._members[self._present[r + (r >= self._rank_of[int(labels[a])])]]
                 out[j] = pool[rng.integers(len(pool))]
             else:  # one image in the only class: its own partner
                 out[j] = a
