@@ -67,12 +67,19 @@ def open_session(ckpt: str | os.PathLike[str] | None = None, runs: str | os.Path
     prec = resolve_precision(dev, precision)
     configure(dev)
     model = inference_model(state, dev)
-    missing = [n for n in needs if n not in capabilities(model)]
+    session = Session(model, list(state["class_names"]), dev, path, int(state["step"]), condition_of(state), prec)
+    require(session, needs, purpose)
+    return session
+
+
+def require(session: Session, needs: tuple[str, ...], purpose: str) -> None:
+    """One error line unless the session's model can do everything `purpose` needs."""
+    missing = [n for n in needs if n not in session.capabilities]
     if missing:
         able = [m for m in registry.model_names() if set(needs) <= registry.resolve(m)[1].capabilities]
-        raise CvaeganError(f"{path}: a '{model.cfg.model.model}' model cannot {' or '.join(missing)}, which "
-                           f"{purpose} needs (train a {' or '.join(able) or 'different'} model)")
-    return Session(model, list(state["class_names"]), dev, path, int(state["step"]), condition_of(state), prec)
+        raise CvaeganError(f"{session.path}: a '{session.model.cfg.model.model}' model cannot "
+                           f"{' or '.join(missing)}, which {purpose} needs (train a "
+                           f"{' or '.join(able) or 'different'} model)")
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -68,7 +68,7 @@ def test_judge_train_cli_and_bad_files(shapes, tmp_path, trained_demo):
                                    "--cache-dir", str(tmp_path / "c")])
     assert res.exit_code == 0, res.output
     _, ckpt = load_judge(out)
-    assert ckpt["split"]["source"] == "seeded" and ckpt["version"] == 1
+    assert ckpt["split"]["source"] == "seeded" and ckpt["version"] == 2 and ckpt["kind"] == "class"
     assert not list(tmp_path.glob(".judge.pt.*"))  # atomic write leaves no temp file
     with pytest.raises(CvaeganError, match="model checkpoint, not a judge"):
         load_judge(trained_demo["ckpt"])

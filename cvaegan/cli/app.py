@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "prepare",
     "morph",
     "inpaint",
+    "edit",
     "augment",
     "superres",
     "judge",

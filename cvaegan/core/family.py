@@ -14,8 +14,9 @@ A family trains one or more *models* (CVAE-GAN's family: `cvaegan` and the paper
 
 The family supplies its config type (a dataclass with `to_dict`/`from_dict`, a `model`
 `ModelConfig` and `networks`), a builder, optimisers, the training step and named presets. The
-model it builds is an `nn.Module` with `cfg`, `nets` (an `nn.ModuleDict`), `num_classes`,
-`latent_dim`, `class_vector(labels)` and one method per capability.
+model it builds is an `nn.Module` with `cfg`, `nets` (an `nn.ModuleDict`), `num_classes` (the
+length of its condition c), `latent_dim`, `class_vector(labels)` when c is a class vector, and one
+method per capability.
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ class Family:
     train_step: Callable[..., Any]
     options: Mapping[str, str] = field(default_factory=dict)  # named CLI option -> settings field
     batch: str = "labeled"  # which Batch kind its step takes (core.batch.BATCH_KINDS)
+    # What its condition c is (core.condition.KINDS): "class" — c is a class vector over the
+    # dataset's classes; "attributes" — c is the dataset's per-item binary targets (the chosen
+    # columns), and the batch's `target` carries them.
+    condition: str = "class"
 
     def __post_init__(self) -> None:
         names = [m.name for m in self.models]
@@ -94,6 +99,8 @@ class Family:
             raise ValueError(f"family '{self.name}' must declare distinct models, got {names}")
         if self.batch not in BATCH_KINDS:
             raise ValueError(f"family '{self.name}': batch kind must be one of {BATCH_KINDS}, got {self.batch!r}")
+        if self.condition not in ("class", "attributes"):
+            raise ValueError(f"family '{self.name}': condition must be 'class' or 'attributes', got {self.condition!r}")
         if "default" not in self.presets:
             raise ValueError(f"family '{self.name}' needs a 'default' preset")
 

@@ -84,3 +84,10 @@ def loss_gc(centres_real: Tensor, centres_fake: Tensor, valid: Tensor, reduction
 def loss_gd_prime(logit_fake: Tensor) -> Tensor:
     """§3.1's L'_GD = −E[log D(G(z))]: the plain GAN generator loss (CGAN baseline only)."""
     return F.softplus(-logit_fake.float()).mean()
+
+
+def loss_bce_attributes(logits: Tensor, y: Tensor) -> Tensor:
+    """Binary cross-entropy of independent binary attributes, SUMMED over the attributes and
+    averaged over the batch (the sums-over-dimensions convention of the other terms): sigmoid
+    outputs, never a softmax, since several attributes are on at once. `y` may be soft (in [0, 1])."""
+    return F.binary_cross_entropy_with_logits(logits.float(), y.float(), reduction="none").sum(1).mean()

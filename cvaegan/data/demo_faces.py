@@ -1,9 +1,16 @@
 """The demo's built-in dataset: procedural cartoon faces of a few fixed identities.
 
 It mirrors what CVAE-GAN is about without any download. Each class is one "person" whose traits
-(face shape, skin, hair colour and style, eyes, nose, glasses, beard, sweater) never change; each
-image draws fresh per-image attributes (pose shift, scale, rotation, smile, lighting, background)
-that the label does not explain, i.e. what the model's latent z has to carry.
+(face shape, skin, hair colour and style, eyes, nose, beard, sweater, the style and colour of their
+glasses and hat) never change; each image draws fresh per-image attributes (pose shift, scale,
+rotation, smile amount, lighting, background) that the label does not explain, i.e. what the
+model's latent z has to carry.
+
+Each image also draws four binary attributes, named as in CelebA so one attribute editor works on
+both datasets: `ATTRIBUTES` (Smiling, Eyeglasses, Mouth_Slightly_Open, Wearing_Hat). They are
+stored in the manifest as every item's `target` and inside its `attributes`, and because a face is
+a pure function of (traits, attributes), `render_item` can redraw the very same face with any of
+them flipped: the exact ground truth of an attribute edit.
 
 Faces are drawn with PIL at about 256 px and downscaled with LANCZOS, so they stay anti-aliased and
 readable at 32 and 64 px. Everything is a pure function of the seed: the same config gives
@@ -13,8 +20,9 @@ byte-identical PNGs.
 from __future__ import annotations
 
 import colorsys
+import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +33,7 @@ from PIL import Image, ImageDraw
 from cvaegan.data.manifest import MANIFEST_NAME, new_manifest
 from cvaegan.runtime.atomic import atomic_path, atomic_write_json
 
-GENERATOR_VERSION = 1  # bump when the drawing changes, so old datasets are regenerated
+GENERATOR_VERSION = 2  # bump when the drawing changes, so old datasets are regenerated
 CANVAS = 256           # supersampled drawing size, whatever the output size
 TEST_FRACTION = 0.1
 
@@ -43,6 +51,23 @@ EYES = {"brown": (110, 60, 25), "blue": (40, 110, 220), "green": (40, 150, 70), 
 SWEATER = [(200, 50, 60), (40, 90, 170), (240, 180, 40), (60, 150, 90), (120, 70, 160), (240, 130, 60),
            (40, 40, 50), (235, 235, 235), (90, 190, 210), (170, 110, 70)]
 STYLES = ["short", "long", "fringe", "spiky", "bun", "bald"]
+# Glasses and hats come and go per image, but their look belongs to the person, so an edit that
+# adds them to someone has one right answer. Frame colours run from dark to light so every skin
+# has a contrasting choice; hat colours are saturated so a hat never passes for hair.
+GLASSES_STYLES = ["round", "square"]
+FRAMES = {"black": (22, 22, 28), "tortoise": (112, 60, 22), "red": (196, 28, 40), "navy": (28, 46, 140),
+          "gold": (236, 188, 44), "white": (244, 244, 248)}
+HAT_STYLES = ["beanie", "cap"]
+HATS = {"red": (214, 36, 48), "royal": (36, 72, 210), "yellow": (248, 202, 30), "green": (34, 150, 64),
+        "orange": (244, 120, 24), "violet": (128, 48, 176), "white": (240, 240, 240), "black": (28, 28, 34)}
+
+# The per-image binary attributes (CelebA names) and how often each is present. Roughly balanced,
+# so a classifier or an editor sees both values of every attribute often enough to learn them.
+ATTRIBUTES = ("Smiling", "Eyeglasses", "Mouth_Slightly_Open", "Wearing_Hat")
+ATTRIBUTE_PROBABILITY = {"Smiling": 0.5, "Eyeglasses": 0.4, "Mouth_Slightly_Open": 0.4, "Wearing_Hat": 0.35}
+# Smiling maps the image's uniform smile amount r into disjoint mouth-curve ranges, so flipping it
+# keeps r and the flipped face is still determined: smile = lo + span * r.
+SMILE_RANGE = {True: (0.45, 0.5), False: (-0.4, 0.45)}
 
 
 @dataclass
@@ -67,18 +92,21 @@ def identity_traits(cfg: DemoDataConfig) -> list[dict[str, Any]]:
     perm_hair, perm_style = rng.permutation(len(HAIR)), rng.permutation(len(STYLES))
     perm_skin, perm_eye = rng.permutation(len(SKIN)), rng.permutation(len(EYES))
     perm_sweater = rng.permutation(len(SWEATER))
+    perm_frame, perm_hat = rng.permutation(len(FRAMES)), rng.permutation(len(HATS))
     out = []
     for i in range(cfg.num_classes):
         lap = i // len(HAIR)  # past the palette size, shift the other palettes so pairs stay unique
         hair_name = hair_names[perm_hair[i % len(HAIR)]]
         style = STYLES[perm_style[(i + lap) % len(STYLES)]]
         eye_name = list(EYES)[perm_eye[i % len(EYES)]]
-        glasses = ["none", "round", "square"][int(rng.integers(3))] if rng.random() < 0.45 else "none"
+        skin = SKIN[perm_skin[(i + 2 * lap) % len(SKIN)]]
+        frame = _contrasting(FRAMES, perm_frame, i, avoid=[skin], gap=_luma_gap, min_gap=70.0)
+        hat = _contrasting(HATS, perm_hat, i, avoid=[skin, HAIR[hair_name]], gap=math.dist, min_gap=110.0)
         beard = bool(style == "bald" or rng.random() < 0.2)
         out.append({
             "index": i,
             "name": class_name(i),
-            "skin": list(SKIN[perm_skin[(i + 2 * lap) % len(SKIN)]]),
+            "skin": list(skin),
             "hair_colour_name": hair_name,
             "hair_colour": list(HAIR[hair_name]),
             "hair_style": style,
@@ -92,26 +120,83 @@ def identity_traits(cfg: DemoDataConfig) -> list[dict[str, Any]]:
             "brow": round(float(rng.uniform(0.006, 0.02)), 4),          # eyebrow thickness
             "nose_size": round(float(rng.uniform(0.012, 0.034)), 4),
             "blush": bool(rng.random() < 0.5),
-            "glasses": glasses,
             "beard": beard,
             "sweater": list(SWEATER[perm_sweater[(i + lap) % len(SWEATER)]]),
+            "glasses_style": GLASSES_STYLES[int(rng.integers(len(GLASSES_STYLES)))],
+            "glasses_colour_name": frame,
+            "glasses_colour": list(FRAMES[frame]),
+            "hat_style": HAT_STYLES[int(rng.integers(len(HAT_STYLES)))],
+            "hat_colour_name": hat,
+            "hat_colour": list(HATS[hat]),
         })
     return out
 
 
+def _contrasting(palette: dict[str, tuple[int, int, int]], perm: np.ndarray, i: int,
+                 avoid: list[tuple[int, int, int]], gap: Callable[[Any, Any], float], min_gap: float) -> str:
+    """The palette colour at this identity's place in a seeded order, skipping colours too close to
+    `avoid` (skin, hair): glasses on a same-coloured face or a hat the colour of the hair would
+    hide the very attribute the data is meant to show."""
+    names = list(palette)
+    order = [names[perm[(i + k) % len(names)]] for k in range(len(names))]
+    def worst(name: str) -> float:
+        return min(gap(palette[name], c) for c in avoid)
+    return next((n for n in order if worst(n) >= min_gap), max(order, key=worst))
+
+
+def _luma_gap(a: Any, b: Any) -> float:
+    """Brightness difference: thin frames are seen by their light/dark edge, hue alone blurs away
+    at 32 px (gold frames on pale skin differ in colour, hardly in brightness)."""
+    def luma(c: Any) -> float:
+        return 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
+    return abs(luma(a) - luma(b))
+
+
 def sample_attributes(rng: np.random.Generator) -> dict[str, Any]:
-    """Per-image attributes that vary within a class: what the label does not explain."""
+    """Per-image attributes that vary within a class: what the label does not explain. The binary
+    `ATTRIBUTES` are drawn last, each independently, and stored as JSON booleans."""
     h, s, v = rng.random(), rng.uniform(0.15, 0.5), rng.uniform(0.55, 0.95)
-    return {
+    out: dict[str, Any] = {
         "dx": round(float(rng.uniform(-0.08, 0.08)), 4),        # pose shift, fraction of the image
         "dy": round(float(rng.uniform(-0.06, 0.06)), 4),
         "scale": round(float(rng.uniform(0.88, 1.08)), 4),
         "rotation": round(float(rng.uniform(-12.0, 12.0)), 3),  # degrees, anticlockwise
-        "smile": round(float(rng.uniform(-0.4, 1.0)), 4),       # <0 frown, >0.6 open grin
+        "smile_amount": round(float(rng.random()), 4),          # where in its Smiling range the mouth lies
         "light_angle": round(float(rng.uniform(0.0, 2 * math.pi)), 4),
         "light_strength": round(float(rng.uniform(0.0, 0.4)), 4),
         "background": [round(c * 255) for c in colorsys.hsv_to_rgb(h, s, v)],
     }
+    for name in ATTRIBUTES:
+        out[name] = bool(rng.random() < ATTRIBUTE_PROBABILITY[name])
+    return out
+
+
+def smile_curve(attrs: dict[str, Any]) -> float:
+    """The mouth curve of an image: > 0 turns the corners up. Smiling picks the range (a clear
+    smile vs neutral to slight frown) and the image's smile amount the place in it, so flipping
+    Smiling gives one determined face."""
+    lo, span = SMILE_RANGE[bool(attrs["Smiling"])]
+    return lo + span * float(attrs["smile_amount"])
+
+
+def with_attributes(attrs: dict[str, Any], changes: Mapping[str, float | bool | int]) -> dict[str, Any]:
+    """A copy of an item's per-image attributes with the named binary attributes set (1/0, True/False):
+    everything else (pose, light, background, smile amount) stays, which is what makes the redrawn
+    face the ground truth of an edit."""
+    unknown = [n for n in changes if n not in ATTRIBUTES]
+    if unknown:
+        raise ValueError(f"unknown attribute(s) {unknown}; the demo faces have {list(ATTRIBUTES)}")
+    out = copy.deepcopy(dict(attrs))
+    for name, value in changes.items():
+        out[name] = _binary(name, value)
+    return out
+
+
+def _binary(name: str, value: Any) -> bool:
+    """0/1 or False/True; anything else (0.7, "yes") is refused rather than guessed at."""
+    if isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)) and float(value) in (0.0, 1.0):
+        return bool(value)
+    raise ValueError(f"attribute {name} takes 0/1 or False/True, got {value!r}")
 
 
 # --------------------------------------------------------------------------- drawing
@@ -124,10 +209,18 @@ def _shade(c: Any, f: float) -> tuple[int, int, int]:
     return tuple(int(max(0, min(255, round(v * f)))) for v in c)  # type: ignore[return-value]
 
 
+def _mix(c: Any, other: Any, f: float) -> tuple[int, int, int]:
+    """`c` moved a fraction `f` towards `other`: an opaque stand-in for a translucent paint.
+    (ImageDraw replaces RGBA pixels instead of blending, so a translucent fill on the figure
+    layer would let the background show through the face.)"""
+    return tuple(int(round(a + (b - a) * f)) for a, b in zip(c, other))  # type: ignore[return-value]
+
+
 class _Pen:
     """Draws in canvas units (0..1 across the figure) on the supersampled RGBA layer."""
 
     def __init__(self, img: Image.Image, unit: float, origin: tuple[float, float]) -> None:
+        self.img = img
         self.d = ImageDraw.Draw(img)
         self.u, self.ox, self.oy = unit, origin[0], origin[1]
 
@@ -153,19 +246,28 @@ class _Pen:
     def line(self, pts: list[tuple[float, float]], fill: Any, width: float) -> None:
         self.d.line([self.p(x, y) for x, y in pts], fill=fill, width=self.w(width), joint="curve")
 
+    def overlay(self) -> "_Pen":
+        """A pen on a blank layer of the same size, for translucent paint (see `composite`)."""
+        return _Pen(Image.new("RGBA", self.img.size, (0, 0, 0, 0)), self.u, (self.ox, self.oy))
+
+    def composite(self, layer: "_Pen") -> None:
+        self.img.alpha_composite(layer.img)
+
 
 def _head_geometry(t: dict[str, Any]) -> dict[str, float]:
     hw = float(t["head_width"])
     hh = hw * float(t["face_aspect"])
-    return {"cx": 0.5, "cy": 0.47, "hw": hw, "hh": hh, "top": 0.47 - hh, "brow_y": 0.47 - 0.1 * hh}
+    cy = 0.47
+    return {"cx": 0.5, "cy": cy, "hw": hw, "hh": hh, "top": cy - hh, "brow_y": cy - 0.1 * hh,
+            "eye_y": cy - 0.02 * hh, "mouth_y": cy + 0.5 * hh, "hat_y": cy - 0.46 * hh}
 
 
-def _draw_back_hair(pen: _Pen, t: dict[str, Any], g: dict[str, float], hair: tuple) -> None:
+def _draw_back_hair(pen: _Pen, t: dict[str, Any], g: dict[str, float], hair: tuple, hat: bool) -> None:
     cx, cy, hw, hh = g["cx"], g["cy"], g["hw"], g["hh"]
     if t["hair_style"] == "long":
         pen.polygon([(cx - hw * 1.18, cy - hh * 0.3), (cx + hw * 1.18, cy - hh * 0.3),
                      (cx + hw * 1.3, cy + hh * 1.25), (cx - hw * 1.3, cy + hh * 1.25)], hair)
-    if t["hair_style"] == "bun":
+    if t["hair_style"] == "bun" and not hat:  # under a hat the bun is tucked away
         pen.ellipse(cx, g["top"] - hh * 0.12, hw * 0.45, hw * 0.42, fill=hair)
     if t["hair_style"] != "bald":
         pen.ellipse(cx, cy - hh * 0.12, hw * 1.12, hh * 0.98, fill=hair)
@@ -182,11 +284,12 @@ def _draw_face(pen: _Pen, t: dict[str, Any], g: dict[str, float], skin: tuple) -
                  (cx + hw * jaw, cy + hh * 0.2), (cx - hw * jaw, cy + hh * 0.2)], skin)
 
 
-def _draw_front_hair(pen: _Pen, t: dict[str, Any], g: dict[str, float], hair: tuple) -> None:
+def _draw_front_hair(pen: _Pen, t: dict[str, Any], g: dict[str, float], hair: tuple, skin: tuple,
+                     hat: bool) -> None:
     cx, cy, hw, hh, top = g["cx"], g["cy"], g["hw"], g["hh"], g["top"]
     style = t["hair_style"]
     if style == "bald":
-        pen.ellipse(cx - hw * 0.35, top + hh * 0.22, hw * 0.18, hh * 0.07, fill=(255, 255, 255, 110))
+        pen.ellipse(cx - hw * 0.35, top + hh * 0.22, hw * 0.18, hh * 0.07, fill=_mix(skin, (255, 255, 255), 0.43))
         return
     line = cy - hh * (0.55 if style != "fringe" else 0.35)
     pen.d.chord(pen.box(cx, line, hw * 1.04, line - top + hh * 0.04), 180, 360, fill=hair)
@@ -196,7 +299,7 @@ def _draw_front_hair(pen: _Pen, t: dict[str, Any], g: dict[str, float], hair: tu
             x0 = cx - hw * 0.95 + k * (1.9 * hw / n)
             pen.polygon([(x0, line - 0.01), (x0 + 1.9 * hw / n, line - 0.01),
                          (x0 + 0.95 * hw / n, line + hh * 0.22)], hair)
-    if style == "spiky":
+    if style == "spiky" and not hat:  # a hat flattens the spikes
         n = 6
         for k in range(n):
             x0 = cx - hw * 0.95 + k * (1.9 * hw / n)
@@ -207,14 +310,14 @@ def _draw_front_hair(pen: _Pen, t: dict[str, Any], g: dict[str, float], hair: tu
             pen.ellipse(cx + side * hw * 0.92, cy - hh * 0.25, hw * 0.22, hh * 0.5, fill=hair)
 
 
-def _draw_features(pen: _Pen, t: dict[str, Any], a: dict[str, Any], g: dict[str, float],
-                   skin: tuple, hair: tuple) -> None:
-    cx, cy, hw, hh = g["cx"], g["cy"], g["hw"], g["hh"]
-    ey, es, er = cy - hh * 0.02, float(t["eye_spacing"]), float(t["eye_size"])
+def _draw_eyes(pen: _Pen, t: dict[str, Any], g: dict[str, float], skin: tuple, hair: tuple) -> None:
+    cx, ey = g["cx"], g["eye_y"]
+    es, er = float(t["eye_spacing"]), float(t["eye_size"])
     dark = (30, 24, 30)
     if t["blush"]:
         for side in (-1, 1):
-            pen.ellipse(cx + side * (es + er * 0.9), ey + er * 2.2, er * 0.9, er * 0.5, fill=(240, 120, 130, 120))
+            pen.ellipse(cx + side * (es + er * 0.9), ey + er * 2.2, er * 0.9, er * 0.5,
+                        fill=_mix(skin, (240, 120, 130), 0.47))
     for side in (-1, 1):
         ex = cx + side * es
         pen.ellipse(ex, ey, er, er * 1.08, fill=(255, 255, 255))
@@ -222,52 +325,121 @@ def _draw_features(pen: _Pen, t: dict[str, Any], a: dict[str, Any], g: dict[str,
         pen.ellipse(ex, ey + er * 0.12, er * 0.34, er * 0.36, fill=dark)
         pen.ellipse(ex - er * 0.25, ey - er * 0.2, er * 0.2, er * 0.2, fill=(255, 255, 255))
         by = ey - er * 1.7
-        pen.line([(ex - er * 1.1, by + side * 0 + 0.004), (ex, by - 0.006), (ex + er * 1.1, by + 0.004)],
+        pen.line([(ex - er * 1.1, by + 0.004), (ex, by - 0.006), (ex + er * 1.1, by + 0.004)],
                  _shade(hair, 0.8) if t["hair_style"] != "bald" else _shade(skin, 0.55), float(t["brow"]))
+
+
+def _draw_nose_and_beard(pen: _Pen, t: dict[str, Any], g: dict[str, float], skin: tuple, hair: tuple) -> None:
+    cx, cy, hw, hh = g["cx"], g["cy"], g["hw"], g["hh"]
     ns = float(t["nose_size"])
-    ny = ey + er + ns * 0.9
+    ny = g["eye_y"] + float(t["eye_size"]) + ns * 0.9
     pen.ellipse(cx, ny, ns * 0.8, ns * 0.6, fill=_shade(skin, 0.82))
     if t["beard"]:
         jaw = float(t["jaw"])
         pen.d.chord(pen.box(cx, cy + hh * 0.2, hw * jaw * 1.02, hh * 0.82), 0, 180, fill=hair)
-        pen.ellipse(cx, cy + hh * 0.5, hw * 0.42, hh * 0.14, fill=skin)
-    _draw_mouth(pen, float(a["smile"]), cx, cy + hh * 0.5, hw * 0.36)
-    if t["glasses"] != "none":
-        for side in (-1, 1):
-            ex, r = cx + side * es, er * 1.55
-            if t["glasses"] == "round":
-                pen.ellipse(ex, ey, r, r, outline=dark, width=0.011)
-            else:
-                pen.d.rectangle(pen.box(ex, ey, r * 1.1, r * 0.85), outline=dark, width=pen.w(0.011))
-        pen.line([(cx - es + er * 1.5, ey), (cx + es - er * 1.5, ey)], dark, 0.011)
+        pen.ellipse(cx, g["mouth_y"], hw * 0.42, hh * 0.14, fill=skin)
 
 
-def _draw_mouth(pen: _Pen, smile: float, cx: float, my: float, half: float) -> None:
-    """A curve whose sag is the smile; a big smile becomes an open grin."""
-    pts = [(cx + half * u, my - smile * half * 0.45 * (1 - u * u) + abs(smile) * half * 0.1)
-           for u in np.linspace(-1.0, 1.0, 13)]
-    if smile > 0.6:
-        pen.polygon(pts + [pts[0]], fill=(120, 30, 40))
-        pen.polygon([(cx - half * 0.5, my - smile * half * 0.2), (cx + half * 0.5, my - smile * half * 0.2),
-                     (cx, my - smile * half * 0.42)], fill=(235, 110, 120))
-    pen.line(pts, (90, 30, 35), 0.012)
+def _lip_colour(skin: tuple) -> tuple[int, int, int]:
+    """Dark lips on light skin, light lips on dark skin: a mouth line the colour of the face would
+    make Smiling invisible for the darker identities."""
+    luma = 0.299 * skin[0] + 0.587 * skin[1] + 0.114 * skin[2]
+    return (90, 30, 35) if luma >= 110 else (232, 136, 146)
+
+
+def _draw_mouth(pen: _Pen, smile: float, open_: bool, cx: float, my: float, half: float, lips: tuple) -> None:
+    """A curve with its corners raised by `smile` (lowered when negative); a smile also widens the
+    mouth. Open, the same curve is the upper lip of a dark opening with teeth and a tongue, so
+    Mouth_Slightly_Open and Smiling stay independent."""
+    half *= (1.0 + 0.2 * max(smile, 0.0)) * (1.1 if open_ else 1.0)
+    us = np.linspace(-1.0, 1.0, 15)
+    top = [(cx + half * u, my + smile * half * (0.8 * (1 - u * u) - 0.45)) for u in us]
+    if open_:
+        depth = half * 0.7
+        bottom = [(x, y + depth * (1 - u * u) ** 0.7) for (x, y), u in zip(top, us)]
+        teeth = [(x, y + depth * 0.3 * (1 - u * u)) for (x, y), u in zip(top, us)]
+        inner = [(x, y, u) for (x, y), u in zip(bottom, us) if abs(u) < 0.6]
+        tongue = [(x, y) for x, y, _ in inner] + [(x, y - depth * 0.3 * (1 - (u / 0.6) ** 2))
+                                                  for x, y, u in reversed(inner)]
+        pen.polygon(top + bottom[::-1], fill=(92, 20, 34))
+        pen.polygon(top + teeth[::-1], fill=(250, 250, 244))
+        pen.polygon(tongue, fill=(226, 98, 112))
+        pen.line(bottom, lips, 0.012)
+    pen.line(top, lips, 0.018)
+
+
+def _draw_glasses(pen: _Pen, t: dict[str, Any], g: dict[str, float]) -> None:
+    """Thick frames in the person's style and colour, with faintly tinted lenses and temples to the
+    ears: glasses must read as glasses at 32×32, not as two faint rings."""
+    cx, ey, hw = g["cx"], g["eye_y"], g["hw"]
+    es, er = float(t["eye_spacing"]), float(t["eye_size"])
+    frame, width = _rgb(t["glasses_colour"]), 0.02
+    r = min(er * 1.45 + 0.012, es * 0.9)
+    rx, ry = (r, r * 0.94) if t["glasses_style"] == "round" else (r * 1.08, r * 0.8)
+    tint = pen.overlay()
+    for side in (-1, 1):
+        ex = cx + side * es
+        if t["glasses_style"] == "round":
+            tint.ellipse(ex, ey, rx, ry, fill=(205, 230, 255, 80))
+        else:
+            tint.d.rounded_rectangle(tint.box(ex, ey, rx, ry), radius=tint.w(r * 0.25), fill=(205, 230, 255, 80))
+    pen.composite(tint)
+    for side in (-1, 1):
+        ex = cx + side * es
+        if t["glasses_style"] == "round":
+            pen.ellipse(ex, ey, rx, ry, outline=frame, width=width)
+        else:
+            pen.d.rounded_rectangle(pen.box(ex, ey, rx, ry), radius=pen.w(r * 0.25), outline=frame,
+                                    width=pen.w(width))
+        pen.line([(ex + side * rx * 0.98, ey - ry * 0.3), (cx + side * hw * 0.99, ey - ry * 0.2)], frame, width * 0.8)
+    pen.line([(cx - es + rx * 0.9, ey - ry * 0.2), (cx, ey - ry * 0.32), (cx + es - rx * 0.9, ey - ry * 0.2)],
+             frame, width * 0.9)
+
+
+def _draw_hat(pen: _Pen, t: dict[str, Any], g: dict[str, float]) -> None:
+    """A beanie (cuff and pom-pom) or a cap (crown and visor) over the top of the head, in the
+    person's hat colour; it stops above the eyes, so a hat edit leaves the eyes alone."""
+    cx, hw, hh, top, hy = g["cx"], g["hw"], g["hh"], g["top"], g["hat_y"]
+    colour = _rgb(t["hat_colour"])
+    crown_top = top - hh * 0.16
+    pen.d.chord(pen.box(cx, hy, hw * 1.13, hy - crown_top), 180, 360, fill=colour)
+    if t["hat_style"] == "beanie":
+        pen.d.rounded_rectangle([*pen.p(cx - hw * 1.16, hy - hh * 0.17), *pen.p(cx + hw * 1.16, hy + hh * 0.05)],
+                                radius=pen.w(hh * 0.08), fill=_shade(colour, 0.78))
+        for k in range(-3, 4):  # ribbing on the cuff
+            x = cx + k * hw * 0.3
+            pen.line([(x, hy - hh * 0.13), (x, hy + hh * 0.01)], _shade(colour, 0.64), 0.006)
+        pen.ellipse(cx, crown_top, hw * 0.2, hw * 0.2, fill=_mix(colour, (255, 255, 255), 0.35))
+    else:
+        pen.d.chord(pen.box(cx, hy, hw * 1.04, hh * 0.12), 0, 180, fill=_shade(colour, 0.72))   # visor
+        pen.line([(cx - hw * 1.1, hy), (cx + hw * 1.1, hy)], _shade(colour, 0.6), 0.01)
+        pen.ellipse(cx, crown_top + hh * 0.02, hw * 0.09, hw * 0.06, fill=_shade(colour, 0.7))  # button
 
 
 def _draw_figure(t: dict[str, Any], a: dict[str, Any], canvas: int) -> Image.Image:
-    """The person on a transparent layer with margins, so shifts and rotations reveal no edges."""
+    """The person on a transparent layer with margins, so shifts and rotations reveal no edges.
+    The binary attributes are drawn after (on top of) the face, so flipping one changes only its own part."""
     side = int(canvas * 1.5)
     img = Image.new("RGBA", (side, side), (0, 0, 0, 0))
     pen = _Pen(img, canvas, ((side - canvas) / 2, (side - canvas) / 2))
     g = _head_geometry(t)
     skin, hair = _rgb(t["skin"]), _rgb(t["hair_colour"])
     sweater = _rgb(t["sweater"])
-    _draw_back_hair(pen, t, g, hair)
+    hat = bool(a["Wearing_Hat"])
+    _draw_back_hair(pen, t, g, hair, hat)
     pen.d.rectangle(pen.box(0.5, g["cy"] + g["hh"] * 1.0, g["hw"] * 0.35, g["hh"] * 0.4), fill=_shade(skin, 0.85))
     pen.ellipse(0.5, 1.2, 0.42, 0.36, fill=sweater)                                   # shoulders
     pen.ellipse(0.5, 0.86, 0.09, 0.035, fill=_shade(sweater, 0.75))                   # collar
     _draw_face(pen, t, g, skin)
-    _draw_front_hair(pen, t, g, hair)
-    _draw_features(pen, t, a, g, skin, hair)
+    _draw_front_hair(pen, t, g, hair, skin, hat)
+    _draw_eyes(pen, t, g, skin, hair)
+    _draw_nose_and_beard(pen, t, g, skin, hair)
+    _draw_mouth(pen, smile_curve(a), bool(a["Mouth_Slightly_Open"]), g["cx"], g["mouth_y"], g["hw"] * 0.36,
+                _lip_colour(skin))
+    if a["Eyeglasses"]:
+        _draw_glasses(pen, t, g)
+    if hat:
+        _draw_hat(pen, t, g)
     return img
 
 
@@ -298,7 +470,8 @@ def _light(img: Image.Image, a: dict[str, Any]) -> Image.Image:
 
 
 def render_face(traits: dict[str, Any], attrs: dict[str, Any], size: int) -> Image.Image:
-    """One RGB face of `size`×`size`: identity from `traits`, pose/smile/light/background from `attrs`."""
+    """One RGB face of `size`×`size`: identity from `traits`, pose/smile/light/background and the
+    binary `ATTRIBUTES` from `attrs`."""
     canvas = max(CANVAS, size * 2)
     fig = _pose(_draw_figure(traits, attrs, canvas), attrs, canvas)
     bg = Image.new("RGBA", (canvas, canvas), _rgb(attrs["background"]) + (255,))
@@ -306,6 +479,25 @@ def render_face(traits: dict[str, Any], attrs: dict[str, Any], size: int) -> Ima
     if canvas != size:
         img = img.resize((size, size), Image.Resampling.LANCZOS)
     return _light(img, attrs)
+
+
+def render_item(manifest: dict[str, Any], item: dict[str, Any],
+                changes: Mapping[str, float | bool | int] | None = None, size: int | None = None) -> Image.Image:
+    """Redraw a manifest item, optionally with binary attributes changed (`with_attributes`), at
+    `size` (default: the dataset's). With no changes it is pixel for pixel the item's PNG; with
+    changes it is the exact ground truth of that edit: same person, pose, light and background.
+
+    Refuses a manifest written by another generator version, whose faces this code would not
+    reproduce."""
+    version = (manifest.get("config") or {}).get("generator_version")
+    if manifest.get("kind") != "synthetic-faces" or version != GENERATOR_VERSION:
+        raise ValueError(f"render_item needs a demo-faces manifest of generator version {GENERATOR_VERSION}; "
+                         f"this one is kind {manifest.get('kind')!r}, version {version!r} (regenerate it)")
+    traits = next((t for t in manifest["traits"] if t["index"] == item["class"]), None)
+    if traits is None:
+        raise ValueError(f"the manifest has no traits for class {item['class']!r} (item {item.get('file')})")
+    attrs = with_attributes(item["attributes"], changes or {})
+    return render_face(traits, attrs, int(size if size is not None else manifest["size"]))
 
 
 # --------------------------------------------------------------------------- dataset on disk
@@ -353,12 +545,15 @@ def write_demo_dataset(out_dir: Path, cfg: DemoDataConfig,
             with atomic_path(out_dir / rel) as tmp:
                 render_face(t, attrs, cfg.size).save(tmp, format="PNG")
             items.append({"file": rel, "class": t["index"],
-                          "split": "test" if j >= cfg.per_class - n_test else "train", "attributes": attrs})
+                          "split": "test" if j >= cfg.per_class - n_test else "train",
+                          "target": [1.0 if attrs[name] else 0.0 for name in ATTRIBUTES], "attributes": attrs})
             done += 1
             if progress:
                 progress(done, total)
     manifest = new_manifest(kind="synthetic-faces", classes=classes, items=items, traits=traits,
                             seed=cfg.seed, size=cfg.size, config=_config_record(cfg),
-                            attributes_note="per-image attributes vary within a class; traits do not")
+                            targets={"names": list(ATTRIBUTES), "values": "1 = present, 0 = absent"},
+                            attributes_note="per-image attributes vary within a class; traits do not; "
+                                            "render_item redraws an item with targets flipped")
     atomic_write_json(out_dir / MANIFEST_NAME, manifest)
     return out_dir

@@ -37,6 +37,7 @@ from cvaegan import __version__
 from cvaegan.data.dataset import build_cache
 from cvaegan.data.images import save_grid
 from cvaegan.evaluation import metrics as M
+from cvaegan.evaluation.edits import evaluate_edits
 from cvaegan.evaluation.fidelity import artifact_ratios, reconstruction_quality
 from cvaegan.evaluation.judge import heldout_rows, judge_outputs, load_judge, relative_names, to_float
 from cvaegan.pipelines.sample import sample
@@ -45,7 +46,7 @@ from cvaegan.runtime.errors import CvaeganError
 from cvaegan.runtime.limits import MAX_EVAL_IMAGES
 from cvaegan.runtime.outputs import check_out_file
 from cvaegan.runtime.progress import make_progress
-from cvaegan.session import Session, open_session
+from cvaegan.session import Session, open_session, require
 
 FRECHET_NOTE = "FID-style: Fréchet distance of Gaussians fitted to the judge's features, not Inception-v3 FID"
 
@@ -65,6 +66,7 @@ class EvaluateOptions:
     workers: int = 2
     cache_dir: Path | None = None
     grid: bool = True
+    edit_images: int = 1000     # attribute editors: held-out images to edit (a seeded subset when more)
 
 
 def default_out(ckpt: Path, seed: int) -> Path:
@@ -83,10 +85,13 @@ def evaluate(opts: EvaluateOptions, console: Console | None = None) -> dict[str,
     if opts.out:
         check_out_file(Path(opts.out))
     t0 = time.perf_counter()
-    session = open_session(opts.ckpt, device=opts.device, precision=opts.precision, needs=("generate",),
-                           purpose="evaluate")
+    session = open_session(opts.ckpt, device=opts.device, precision=opts.precision, purpose="evaluate")
+    out = Path(opts.out) if opts.out else default_out(opts.ckpt, opts.seed)
+    if "edit" in session.capabilities:  # an attribute editor: scored by its edits (evaluation/edits.py)
+        return evaluate_edits(session, opts, out, console)
+    require(session, ("generate",), "evaluate")
     model, device, names = session.model, session.device, session.class_names
-    judge, jstate = load_judge(opts.judge, device)
+    judge, jstate = load_judge(opts.judge, device, kind="class")
     if opts.per_class * len(names) > MAX_EVAL_IMAGES:
         raise CvaeganError(f"--per-class {opts.per_class} × {len(names)} classes = {opts.per_class * len(names):,} "
                            f"images; one evaluation holds at most {MAX_EVAL_IMAGES:,}: lower --per-class")
@@ -138,7 +143,6 @@ def evaluate(opts: EvaluateOptions, console: Console | None = None) -> dict[str,
             b = inception_features(net, x_held, progress=lambda n: prog.update(task, completed=n_gen + n))
             fid = M.frechet_distance_features(a, b)
 
-    out = Path(opts.out) if opts.out else default_out(opts.ckpt, opts.seed)
     record: dict[str, Any] = {
         "command": "evaluate", "checkpoint": str(opts.ckpt), "model": model.cfg.model.model, "step": session.step,
         "resolution": res, "judge": str(opts.judge), "judge_resolution": judge.cfg.resolution,

@@ -10,9 +10,11 @@ from typing import Any
 
 from cvaegan.core.family import Family, ModelSpec
 from cvaegan.families.cvaegan.family import FAMILY as CVAEGAN_FAMILY
+from cvaegan.families.ifcvaegan.family import FAMILY as IFCVAEGAN_FAMILY
 
 _BUILTIN: tuple[Family, ...] = (
     CVAEGAN_FAMILY,
+    IFCVAEGAN_FAMILY,
 )
 
 _FAMILIES: dict[str, Family] = {}

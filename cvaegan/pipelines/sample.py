@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,33 +12,12 @@ import torch
 from cvaegan.data.images import save_grid, to_pil, save_png
 from cvaegan.data.naming import distinct_folders
 from cvaegan.runtime.device import autocast
-from cvaegan.runtime.errors import CvaeganError
+from cvaegan.data.naming import resolve_name
 
 
 def resolve_class(spec: str | int, class_names: list[str]) -> int:
-    """An index ("42") or a class name (exact, then case/underscore-insensitive). Unknown names
-    get an error listing the closest names."""
-    k = len(class_names)
-    text = str(spec).strip()
-    if re.fullmatch(r"-?\d+", text):
-        idx = int(text)
-        if not 0 <= idx < k:
-            raise CvaeganError(f"class index {idx} is out of range: this model has classes 0..{k - 1}")
-        return idx
-    if text in class_names:
-        return class_names.index(text)
-    norm = {_norm(n): i for i, n in enumerate(class_names)}
-    if _norm(text) in norm:
-        return norm[_norm(text)]
-    close = difflib.get_close_matches(text, class_names, n=5, cutoff=0.4) or \
-        [class_names[norm[m]] for m in difflib.get_close_matches(_norm(text), list(norm), n=5, cutoff=0.4)]
-    hint = f"closest: {', '.join(close)}" if close else f"classes include: {', '.join(class_names[:5])}" + \
-        (", ..." if k > 5 else "")
-    raise CvaeganError(f"unknown class '{text}'; {hint}")
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[\s_\-]+", " ", name).strip().casefold()
+    """An index ("42") or a class name; unknown names get an error listing the closest names."""
+    return resolve_name(spec, class_names, "class")
 
 
 def safe_name(name: str) -> str:

@@ -37,14 +37,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from rich.console import Console
 
 from cvaegan import __version__
 from cvaegan.core.arch import ModelConfig
+from cvaegan.core.condition import ConditionSpec
 from cvaegan.core.family import Family
 from cvaegan.data.dataset import DeviceBatches, ImageCache, build_cache
 from cvaegan.data.images import save_grid
+from cvaegan.data.naming import resolve_name
 from cvaegan.families import registry
 from cvaegan.runtime import distributed
 from cvaegan.runtime.atomic import atomic_write_json, remove_stale_temps
@@ -59,7 +62,7 @@ from cvaegan.session import load_checkpoint
 from cvaegan.families.checkpoint import (CheckpointError, load_optimizers, make_checkpoint, model_from_checkpoint,
                                          validate_resumable)
 
-MAIN_LOSSES = ("loss_g", "loss_kl", "loss_d", "loss_c")
+MAIN_LOSSES = ("loss_g", "loss_rec", "loss_kl", "loss_d", "loss_c", "loss_aux")
 ARCH_DEFAULTS: dict[str, Any] = {"model": "cvaegan", "resolution": 64, "width": 1.0, "latent_dim": 256}
 
 
@@ -93,6 +96,9 @@ class TrainOptions:
     sync_bn: bool = False       # SyncBatchNorm over processes (CUDA only)
     compile: bool = False       # torch.compile every network
     precision: str = "auto"     # auto | bf16 | fp32 (cvaegan.runtime.device.resolve_precision)
+    # A family conditioned on attributes: which of the dataset's per-item targets (names or
+    # indices; None: the checkpoint's on --resume, else all of them).
+    attributes: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -206,17 +212,20 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
     _report_skipped(cache, console)
     if len(cache) < 2:
         raise CvaeganError(f"{opts.data}: training needs at least 2 readable images, found {len(cache)}")
+    family = _family(opts.model)
+    cache, condition = condition_data(family, cache, opts.attributes, resume_ckpt, opts.data)
+    cond_names = list(condition.names)
 
     if resume_ckpt is not None:
         model = model_from_checkpoint(resume_ckpt, device, validated=True)  # load_checkpoint validated it
-        if resume_ckpt["class_names"] != cache.class_names:
-            raise CvaeganError(f"--resume: the checkpoint's {len(resume_ckpt['class_names'])} classes differ "
-                               f"from the {len(cache.class_names)} classes of {opts.data}")
+        if resume_ckpt["class_names"] != cond_names:
+            what = "classes" if condition.kind == "class" else "attributes"
+            raise CvaeganError(f"--resume: the checkpoint's {len(resume_ckpt['class_names'])} {what} differ "
+                               f"from the {len(cond_names)} {what} of {opts.data}")
         cfg = model.cfg
     else:
-        family = _family(opts.model)
         try:
-            cfg = family.new_config(ModelConfig(num_classes=len(cache.class_names), resolution=opts.resolution,
+            cfg = family.new_config(ModelConfig(num_classes=len(cond_names), resolution=opts.resolution,
                                                 latent_dim=opts.latent_dim, width=opts.width, model=opts.model),
                                     opts.loss, opts.optim)
         except ValueError as exc:
@@ -230,7 +239,6 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
     if opts.compile:
         for net in model.nets.values():
             net.compile()  # in place: state_dict keys, and so checkpoints, are unchanged
-    family = _family(cfg.model.model)
     optimizers = family.make_optimizers(model)
 
     batches = DeviceBatches(cache, opts.batch_size, device, flip=opts.flip, memory_format=mf,
@@ -252,14 +260,14 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
             epoch, pos = epoch + 1, 0
     data_gen.set_state(epoch_state)
     order = batches.epoch_order(data_gen)
-    grid_z, grid_c = _grid_inputs(model, opts.seed)
+    grid_z, grid_c = grid_inputs(model, condition, opts.seed)
 
     meta = {**_run_meta(opts, cache, device, ctx), "precision": precision}
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(run_dir / "config.json", {"train": _jsonable(dataclasses.asdict(opts)),
                                                     "model": cfg.to_dict(), "class_names": cache.class_names,
-                                                    "meta": meta})
+                                                    "condition": condition.to_dict(), "meta": meta})
     log = _JsonlLog(run_dir / "log.jsonl", enabled=ctx.is_main)
     log.write({"event": "resume" if resume_ckpt else "start", "step": step, "total_steps": total_steps,
                "images": len(cache), "classes": len(cache.class_names), "device": str(device),
@@ -269,7 +277,7 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
         ctx.average_bn_buffers(model)  # every rank; only rank 0 writes
         if not ctx.is_main:
             return latest
-        ckpt = make_checkpoint(model, class_names=cache.class_names, step=step, optimizers=optimizers,
+        ckpt = make_checkpoint(model, class_names=cond_names, condition=condition, step=step, optimizers=optimizers,
                                rng={"data_epoch": epoch_state, "epoch": epoch, "epoch_pos": pos, "seed": seed,
                                     "noise": "per-step: distributed.step_seed(seed, step, rank)",
                                     "torch": torch.get_rng_state()},
@@ -381,19 +389,57 @@ def _check_finite(last: dict[str, float], step: int, latest: Path) -> None:
                                f"and {kept} (lower the learning rates or check the data)")
 
 
-def _grid_inputs(model: torch.nn.Module, seed: int, per_class: int = 8, max_classes: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fixed z and classes (≤ 8 classes, evenly spread, 8 samples each) so grids show progress."""
+def grid_inputs(model: torch.nn.Module, condition: ConditionSpec, seed: int, per_row: int = 8,
+                max_rows: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed z and conditions so grids show progress. Classes: ≤ 8 classes, evenly spread, one row
+    of 8 samples each. Attributes: 8 fixed z per row; the first row with every attribute off, then
+    one row per attribute (up to 7) with that attribute alone on — a column shows what each
+    attribute does to one face."""
     k = model.num_classes
-    classes = torch.linspace(0, k - 1, min(k, max_classes)).round().long().unique()
     g = torch.Generator().manual_seed(seed + 2)
-    z = torch.randn(len(classes) * per_class, model.latent_dim, generator=g)
-    return z, classes.repeat_interleave(per_class)
+    if condition.kind == "attributes":
+        rows = torch.zeros(min(k + 1, max_rows), k)
+        for i in range(1, len(rows)):
+            rows[i, i - 1] = 1.0
+        z = torch.randn(per_row, model.latent_dim, generator=g).repeat(len(rows), 1)
+        return z, rows.repeat_interleave(per_row, dim=0)
+    classes = torch.linspace(0, k - 1, min(k, max_rows)).round().long().unique()
+    z = torch.randn(len(classes) * per_row, model.latent_dim, generator=g)
+    return z, condition.one_hot(classes.repeat_interleave(per_row))
 
 
-def _write_grid(model: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor, run_dir: Path, step: int) -> None:
+def condition_data(family: Family, cache: ImageCache, attributes: tuple[str, ...] | None,
+                   resume_ckpt: dict[str, Any] | None, data: Path) -> tuple[ImageCache, ConditionSpec]:
+    """The condition the model trains on, and the cache as its training step sees it. A class
+    family: a class vector over the dataset's classes. An attribute family: the chosen columns of
+    the dataset's per-item targets (all of them by default, the checkpoint's on a resume), which
+    must be binary; the cache's targets are cut down to those columns."""
+    if family.condition == "class":
+        if attributes:
+            raise CvaeganError(f"--attributes is for models conditioned on attributes; a {family.name}-family "
+                               "model is conditioned on the classes")
+        return cache, ConditionSpec.classes(cache.class_names)
+    available = cache.index.target_names
+    if cache.targets is None or not available:
+        raise CvaeganError(f"{data}: a {family.name} model trains on per-image attributes, and this dataset has "
+                           "none (its dataset.json has no 'targets'; `cvaegan prepare celeba` and the demo "
+                           "data have them)")
+    if attributes is None and resume_ckpt is not None:
+        attributes = tuple(resume_ckpt["class_names"])
+    cols = [resolve_name(a, available, "attribute") for a in attributes] if attributes else list(range(len(available)))
+    if len(set(cols)) != len(cols):
+        raise CvaeganError("--attributes names an attribute twice")
+    targets = np.ascontiguousarray(cache.targets[:, cols])
+    if not bool(((targets == 0) | (targets == 1)).all()):
+        raise CvaeganError(f"{data}: the chosen targets must be binary (0 or 1) to be attributes")
+    names = [available[c] for c in cols]
+    return dataclasses.replace(cache, targets=targets), ConditionSpec.attributes(names)
+
+
+def _write_grid(model: torch.nn.Module, z: torch.Tensor, c: torch.Tensor, run_dir: Path, step: int) -> None:
     device = next(model.parameters()).device
     with autocast(device):
-        x = model.generate(z.to(device), model.class_vector(labels.to(device)))
+        x = model.generate(z.to(device), c.to(device))
     save_grid(x, run_dir / "samples" / f"step_{step:07d}.png", nrow=8)
     save_grid(x, run_dir / "samples" / "latest.png", nrow=8)
 

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from cvaegan.cli import shared
 from cvaegan.cli.errors import cli_errors
+from cvaegan.evaluation.edits import edit_table
 from cvaegan.evaluation.evaluate import EvaluateOptions, evaluate, results_table
 from cvaegan.runtime.checkpoint_io import resolve_checkpoint
 
@@ -21,6 +22,10 @@ EPILOG = """[bold]Examples[/]
       --judge judges/faces-32.pt --data data/faces
   cvaegan evaluate --judge J.pt --data data/faces --per-class 100 \\
       --inception ~/inception_v3_google.pth
+  [dim]# an attribute editor (ifcvaegan): an attribute judge[/]
+  cvaegan judge train data/celeba -r 64 --attributes all
+  cvaegan evaluate --judge judges/celeba-64-attributes.pt \\
+      --data data/celeba --edit-images 500
 """
 
 
@@ -35,6 +40,8 @@ def evaluate_cmd(
     out: Path = typer.Option(None, "--out", "-o", help="JSON record (default: <run>/eval/evaluate-...json); "
                              "a grid of samples is written beside it."),
     seed: int = typer.Option(0, "--seed", help="z ~ N(0, I) is drawn from this seed."),
+    edit_images: int = typer.Option(1000, "--edit-images", help="Attribute editors: held-out images to edit "
+                                    "(a seeded subset when there are more)."),
     batch_size: int = typer.Option(256, "--batch-size", "-b"),
     device: str = shared.DEVICE,
     precision: str = shared.PRECISION,
@@ -42,14 +49,15 @@ def evaluate_cmd(
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Where the decoded-image cache lives."),
 ) -> None:
     """Score a checkpoint: judge top-1 and realism (Table 1), FID-style distance, diversity and
-    reconstruction error, for generated samples of every class against held-out real images."""
+    reconstruction error, for generated samples of every class against held-out real images; for
+    an attribute editor, edit success, attributes kept, identity kept and E's accuracy."""
     path = resolve_checkpoint(ckpt, runs)
     console = Console(stderr=True)
     rec = evaluate(EvaluateOptions(ckpt=path, judge=judge, data=data, per_class=per_class, seed=seed, device=device,
                                    precision=precision, batch_size=batch_size, inception=inception, out=out,
-                                   workers=workers, cache_dir=cache_dir), console)
-    Console().print(results_table(rec))
-    for note in rec["notes"]:
+                                   workers=workers, cache_dir=cache_dir, edit_images=edit_images), console)
+    Console().print(edit_table(rec) if rec.get("kind") == "edit" else results_table(rec))
+    for note in rec.get("notes", []):
         console.print(f"[yellow]note:[/] {note}")
     typer.echo(f"wrote {rec['json']}")
 

@@ -12,7 +12,6 @@ from cvaegan.cli.errors import cli_errors
 from cvaegan.core.arch import RESOLUTIONS
 from cvaegan.core.family import Family
 from cvaegan.families import registry
-from cvaegan.families.cvaegan.config import PRESETS
 from cvaegan.pipelines.train import TrainOptions, train
 from cvaegan.runtime import distributed
 from cvaegan.runtime.device import resolve_device
@@ -25,6 +24,9 @@ EPILOG = """[bold]Examples[/]
   cvaegan train data/faces --preset paper      [dim]# Eq. 7's literal λ[/]
   cvaegan train data/faces --set pair_d_scale=0.3 --lambda1 0.1
   cvaegan train data/faces --name faces-64 --resume  [dim]# continue it[/]
+  [dim]# attribute editing (IFcVAE-GAN) on prepared CelebA[/]
+  cvaegan train data/celeba --model ifcvaegan \\
+      --attributes Smiling,Eyeglasses,Mouth_Slightly_Open
   cvaegan train data/faces --nproc 4 -b 256   [dim]# 4 GPUs, 64 images each[/]
   torchrun --nproc_per_node 8 -m cvaegan train data/faces \\
       -b 512 --sync-bn
@@ -49,8 +51,9 @@ def train_cmd(
     batch_size: int = typer.Option(64, "--batch-size", "-b"),
     steps: int = typer.Option(None, "--steps", help="Training steps (default: --epochs)."),
     epochs: float = typer.Option(None, "--epochs", help="Passes over the data (default 1 when --steps is unset)."),
-    preset: str = typer.Option("default", "--preset", help=f"Loss weights and learning rates to start from: "
-                               f"{', '.join(PRESETS)} (paper: Eq. 7's literal λ). Options below override it."),
+    preset: str = typer.Option("default", "--preset", help="Loss weights and learning rates to start from ("
+                               + "; ".join(f"{f.name}: {', '.join(f.presets)}" for f in registry.families())
+                               + "; paper: Eq. 7's literal λ). Options below override it."),
     lr: float = typer.Option(None, "--lr", help="One learning rate for all four networks."),
     lr_e: float = typer.Option(None, "--lr-e"), lr_g: float = typer.Option(None, "--lr-g"),
     lr_d: float = typer.Option(None, "--lr-d"), lr_c: float = typer.Option(None, "--lr-c"),
@@ -64,6 +67,9 @@ def train_cmd(
     no_pixel: bool = typer.Option(False, "--no-pixel", help="Ablation (§5.5): drop Eq. 6's pixel term."),
     no_pair_d: bool = typer.Option(False, "--no-pair-d", help="Ablation: drop Eq. 6's f_D term."),
     no_pair_c: bool = typer.Option(False, "--no-pair-c", help="Ablation: drop Eq. 6's f_C term."),
+    attributes: str = typer.Option(None, "--attributes", help="Models conditioned on attributes (ifcvaegan): "
+                                   "the dataset's targets to learn, comma-separated names or indices "
+                                   "(default: all of them)."),
     seed: int = typer.Option(0, "--seed"),
     device: str = shared.DEVICE,
     workers: int = typer.Option(2, "--workers", help="Processes decoding images into the cache."),
@@ -81,7 +87,8 @@ def train_cmd(
     precision: str = typer.Option("auto", "--precision", help="auto, bf16 or fp32. auto: bf16 autocast where "
                                   "the device computes bf16 natively (CUDA; CPUs with AVX512-BF16/AMX), else fp32."),
 ) -> None:
-    """Train CVAE-GAN (or a baseline) on a folder of class subfolders.
+    """Train CVAE-GAN (or a baseline) on a folder of class subfolders, or IFcVAE-GAN on their
+    per-image attributes.
 
     Writes runs/<name>/: checkpoints/latest.pt (+ periodic ones), samples/*.png grids with fixed z,
     log.jsonl with every loss term and images/s, config.json. Ctrl-C saves a checkpoint; --resume
@@ -115,7 +122,7 @@ def train_cmd(
                         loss=loss, optim=optim, seed=seed, device=device, workers=workers,
                         cache_dir=cache_dir, split=None if split == "all" else split, log_every=log_every,
                         sample_every=sample_every, ckpt_every=ckpt_every, sync_bn=sync_bn, compile=compile_,
-                        precision=precision)
+                        precision=precision, attributes=_attribute_list(attributes))
     console = Console(stderr=True)
     rank = distributed.env_world()[0]
     try:
@@ -132,6 +139,15 @@ def train_cmd(
     if result.interrupted:
         console.print(f"resume with: cvaegan train {data} --name {result.run_dir.name} --out {out} --resume")
         raise typer.Exit(130)
+
+
+def _attribute_list(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    names = tuple(a.strip() for a in text.split(",") if a.strip())
+    if not names:
+        raise CvaeganError("--attributes: give one or more attribute names or indices, comma-separated")
+    return names
 
 
 _FLAG = {"pixel": "--no-pixel", "pair_d": "--no-pair-d", "pair_c": "--no-pair-c"}

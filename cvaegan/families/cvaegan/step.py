@@ -28,14 +28,15 @@ Baselines through the same networks and losses (§5.1, Table 1):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from cvaegan.core import losses as L
 from cvaegan.core.centres import Reduce
+from cvaegan.core.updates import apply_updates, frozen_bn_statistics, reparameterize
 from cvaegan.families.cvaegan.model import CVAEGAN
 
 
@@ -74,25 +75,6 @@ def train_step(model: CVAEGAN, optimizers: dict[str, torch.optim.Optimizer], x_r
         step = LOSSES_OF[model.cfg.model.model](model, x_r, y_r, generator, reduce)
     apply_updates(model, optimizers, step.objectives, sync_grads)
     return step.logs
-
-
-def apply_updates(model: CVAEGAN, optimizers: dict[str, torch.optim.Optimizer],
-                  objectives: dict[str, Tensor], sync_grads: Callable[[], None] | None = None) -> None:
-    """Algorithm 1 lines 15–18: each objective's gradient goes into its own networks only.
-
-    `objectives` maps a '+'-joined set of network names to its loss, e.g. {"C": L_C, "D": L_D,
-    "G+E": λ1 L_KL + λ2 L_G + λ3 L_GD + λ4 L_GC}.
-    """
-    for opt in optimizers.values():
-        opt.zero_grad(set_to_none=True)
-    items = list(objectives.items())
-    for i, (names, loss) in enumerate(items):
-        params = [p for n in names.split("+") for p in model.nets[n].parameters()]
-        torch.autograd.backward(loss, inputs=params, retain_graph=i < len(items) - 1)
-    if sync_grads is not None:
-        sync_grads()
-    for opt in optimizers.values():
-        opt.step()
 
 
 def cvaegan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator,
@@ -186,35 +168,11 @@ def fmcgan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator,
 LOSSES_OF = {"cvaegan": cvaegan_losses, "cvae": cvae_losses, "cgan": cgan_losses, "fmcgan": fmcgan_losses}
 
 
-def reparameterize(mu: Tensor, logvar: Tensor, gen: torch.Generator) -> Tensor:
-    """z = μ + r ⊙ σ, r ~ N(0, I), σ = exp(ε/2) with ε = log σ² as in Eq. 5.
-
-    §3.3 prints z = μ + r ⊙ exp(ε); with ε the log-variance that Eq. 5's KL implies, the standard
-    deviation is exp(ε/2), which is what we use.
-    """
-    r = torch.randn(mu.shape, generator=gen, device=mu.device, dtype=mu.dtype)
-    return mu + r * torch.exp(0.5 * logvar.clamp(-30.0, 20.0))
-
-
 def sample_prior(m: CVAEGAN, n: int, gen: torch.Generator, device: torch.device) -> tuple[Tensor, Tensor]:
     """Algorithm 1 line 7: z_p ~ N(0, I) and classes c_p drawn uniformly, not the batch's labels."""
     z = torch.randn(n, m.latent_dim, generator=gen, device=device)
     y = torch.randint(0, m.num_classes, (n,), generator=gen, device=device)
     return z, y
-
-
-@contextlib.contextmanager
-def frozen_bn_statistics(module: nn.Module) -> Iterator[None]:
-    """Run a train-mode forward whose batch-norm layers do not update their running statistics."""
-    bns = [mod for mod in module.modules() if isinstance(mod, nn.modules.batchnorm._BatchNorm)]
-    saved = [bn.momentum for bn in bns]
-    for bn in bns:
-        bn.momentum = 0.0
-    try:
-        yield
-    finally:
-        for bn, mom in zip(bns, saved):
-            bn.momentum = mom
 
 
 def _diagnostics(d_r: Tensor, d_p: Tensor, logits_r: Tensor, y_r: Tensor) -> dict[str, Tensor]:

@@ -1,0 +1,55 @@
+"""What every family's training step does the same way: route each objective's gradient into its
+own networks only, draw z by the reparameterisation trick, and run a forward on fakes without
+moving a network's batch-norm statistics."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import Tensor, nn
+
+
+def apply_updates(model: nn.Module, optimizers: dict[str, torch.optim.Optimizer],
+                  objectives: dict[str, Tensor], sync_grads: Callable[[], None] | None = None) -> None:
+    """Each objective's gradient goes into its own networks only (CVAE-GAN's Algorithm 1 lines
+    15–18), by `torch.autograd.backward(loss, inputs=params)` over one shared forward graph.
+
+    `objectives` maps a '+'-joined set of network names (keys of `model.nets`) to its loss, e.g.
+    {"C": L_C, "D": L_D, "G+E": λ1 L_KL + λ2 L_G + λ3 L_GD + λ4 L_GC}.
+    """
+    for opt in optimizers.values():
+        opt.zero_grad(set_to_none=True)
+    items = list(objectives.items())
+    for i, (names, loss) in enumerate(items):
+        params = [p for n in names.split("+") for p in model.nets[n].parameters()]
+        torch.autograd.backward(loss, inputs=params, retain_graph=i < len(items) - 1)
+    if sync_grads is not None:
+        sync_grads()
+    for opt in optimizers.values():
+        opt.step()
+
+
+def reparameterize(mu: Tensor, logvar: Tensor, gen: torch.Generator) -> Tensor:
+    """z = μ + r ⊙ σ, r ~ N(0, I), σ = exp(ε/2) with ε = log σ² as in Eq. 5.
+
+    §3.3 prints z = μ + r ⊙ exp(ε); with ε the log-variance that Eq. 5's KL implies, the standard
+    deviation is exp(ε/2), which is what we use.
+    """
+    r = torch.randn(mu.shape, generator=gen, device=mu.device, dtype=mu.dtype)
+    return mu + r * torch.exp(0.5 * logvar.clamp(-30.0, 20.0))
+
+
+@contextlib.contextmanager
+def frozen_bn_statistics(module: nn.Module) -> Iterator[None]:
+    """Run a train-mode forward whose batch-norm layers do not update their running statistics."""
+    bns = [mod for mod in module.modules() if isinstance(mod, nn.modules.batchnorm._BatchNorm)]
+    saved = [bn.momentum for bn in bns]
+    for bn in bns:
+        bn.momentum = 0.0
+    try:
+        yield
+    finally:
+        for bn, mom in zip(bns, saved):
+            bn.momentum = mom

@@ -1,0 +1,151 @@
+"""Configs of the IFcVAE-GAN family (Creswell & Mohamied 2017, "Adversarial Information
+Factorization"): everything a checkpoint needs to rebuild the networks and the training step.
+
+Loss-scale convention: CVAE-GAN's (see `cvaegan.families.cvaegan.config.LossConfig`): every ‖·‖²
+is a SUM over pixels / feature dimensions, every E[·] a MEAN over the batch, and a binary
+cross-entropy is summed over the attributes (a mean over the batch). So λ_KL·L_KL + λ_rec·½‖x − x̂‖²
+is a β-VAE with a Gaussian decoder of pixel variance λ_KL/λ_rec in [-1, 1] units, exactly as in the
+CVAE-GAN family, and a λ here means the same thing it means there. The reconstruction loss has
+VAE-GAN's learned-similarity part ½‖f_D(x) − f_D(x̂)‖² with the weight the fidelity sweep chose
+for Eq. 6's f_D part (0.15).
+
+The weights of the attribute terms are sized against that pixel sum (≈ 10²–10³ nats at 32–64 px):
+an attribute BCE is at most a few nats, so it gets λ = 10 to be heard at all.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from cvaegan.core.arch import ModelConfig
+
+NETWORKS = ("E", "G", "D", "A")
+MODEL = "ifcvaegan"
+
+
+@dataclass
+class IFLossConfig:
+    """The weights of the paper's loss terms (§3; see `step.py` for the equations).
+
+      lambda_kl      KL(q(z|x) ‖ N(0, I)) in E's objective (the VAE prior term)
+      lambda_rec     ½‖x − x̂‖² (+ feature_scale · ½‖f_D(x) − f_D(x̂)‖²), x̂ = G(z, ŷ), in E's and G's
+      lambda_gan     G's adversarial term on x̂ and prior samples x_p (non-saturating −log D)
+      lambda_class   E's attribute classifier on real images: BCE(ŷ(x), y)
+      lambda_class_gen  G's attribute term: BCE(ŷ(x̂), y) and BCE(ŷ(x_p), y_p), read by E's
+                     classifier head; its gradient reaches G (the point of the term: G must draw
+                     the attribute it is given), never E
+      lambda_aux     α of the factorisation: E maximises the auxiliary network's BCE(A(z), y)
+    """
+
+    lambda_kl: float = 0.1
+    lambda_rec: float = 1.0
+    lambda_gan: float = 1.0
+    lambda_class: float = 10.0
+    lambda_class_gen: float = 10.0
+    lambda_aux: float = 1.0
+    feature_scale: float = 0.15   # VAE-GAN's ½‖f_D(x) − f_D(x̂)‖² inside the reconstruction loss
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"{f.name} must be a finite number ≥ 0, got {v!r}")
+
+
+@dataclass
+class IFOptimConfig:
+    """Adam for every network, DCGAN's betas."""
+
+    lr_e: float = 2e-4
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    lr_a: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+
+    def __post_init__(self) -> None:
+        for name in ("lr_e", "lr_g", "lr_d", "lr_a"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+        for name in ("beta1", "beta2"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {v!r}")
+
+    def lr(self, net: str) -> float:
+        return {"E": self.lr_e, "G": self.lr_g, "D": self.lr_d, "A": self.lr_a}[net]
+
+
+@dataclass(frozen=True)
+class Preset:
+    loss: IFLossConfig
+    optim: IFOptimConfig
+    summary: str
+
+
+PRESETS: dict[str, Preset] = {
+    "default": Preset(IFLossConfig(), IFOptimConfig(),
+                      "CVAE-GAN's loss scale (sums over pixels, λ_KL = 0.1), attribute terms at 10, α = 1"),
+    "no-factorisation": Preset(IFLossConfig(lambda_aux=0.0), IFOptimConfig(),
+                               "the default without the adversarial factorisation term (α = 0): the "
+                               "ablation that shows what the auxiliary network buys"),
+}
+
+
+def from_preset(name: str, **overrides: Any) -> tuple[IFLossConfig, IFOptimConfig]:
+    """A preset's configs with some fields replaced by name. ValueError for unknown names."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
+    p = PRESETS[name]
+    loss_names = {f.name for f in fields(IFLossConfig)}
+    optim_names = {f.name for f in fields(IFOptimConfig)}
+    unknown = set(overrides) - loss_names - optim_names
+    if unknown:
+        raise ValueError(f"unknown loss/optimiser field(s) {', '.join(sorted(unknown))}; known: "
+                         f"{', '.join(sorted(loss_names | optim_names))}")
+    return (replace(p.loss, **{k: v for k, v in overrides.items() if k in loss_names}),
+            replace(p.optim, **{k: v for k, v in overrides.items() if k in optim_names}))
+
+
+@dataclass
+class IFConfig:
+    """`model.num_classes` is the number of binary attributes y the model conditions on (the
+    length of c, as for every family); their names are the checkpoint's condition."""
+
+    model: ModelConfig
+    loss: IFLossConfig = field(default_factory=IFLossConfig)
+    optim: IFOptimConfig = field(default_factory=IFOptimConfig)
+
+    def __post_init__(self) -> None:
+        if self.model.model != MODEL:
+            raise ValueError(f"the ifcvaegan family has the model '{MODEL}', not {self.model.model!r}")
+
+    networks = NETWORKS
+
+    @property
+    def num_classes(self) -> int:
+        return self.model.num_classes
+
+    @property
+    def num_attributes(self) -> int:
+        return self.model.num_classes
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "IFConfig":
+        return cls(ModelConfig(**_known(ModelConfig, d["model"])),
+                   IFLossConfig(**_known(IFLossConfig, d.get("loss", {}))),
+                   IFOptimConfig(**_known(IFOptimConfig, d.get("optim", {}))))
+
+
+def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+    return dict(d)
