@@ -61,3 +61,25 @@ def trained_demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 TRAINED_DEMO_STEPS = 400
+
+
+@pytest.fixture(scope="session")
+def trained_editor(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """An IFcVAE-GAN trained briefly on the cartoon faces' four binary attributes (32×32, width
+    0.25), shared by the edit tests. Returns {"data", "ckpt", "run"}."""
+    from rich.console import Console
+
+    from cvaegan.data.demo_faces import DemoDataConfig, write_demo_dataset
+    from cvaegan.pipelines.train import TrainOptions, train
+
+    root = tmp_path_factory.mktemp("trained_editor")
+    data = write_demo_dataset(root / "data", DemoDataConfig(num_classes=6, per_class=60, size=32, seed=0))
+    res = train(TrainOptions(data=data, out=root / "runs", name="editor", model="ifcvaegan", resolution=32,
+                             width=0.25, latent_dim=32, batch_size=32, steps=TRAINED_EDITOR_STEPS, seed=0, device="cpu",
+                             workers=0, cache_dir=root / "cache", log_every=50, sample_every=10_000,
+                             ckpt_every=10_000, precision="fp32"),
+                Console(stderr=True, quiet=True))
+    return {"data": data, "ckpt": res.checkpoint, "run": res.run_dir}
+
+
+TRAINED_EDITOR_STEPS = 1200

@@ -19,7 +19,7 @@ from rich.console import Console
 
 from cvaegan.evaluation.evaluate import EvaluateOptions, evaluate
 from cvaegan.evaluation.judge import JudgeTrainOptions, load_judge, train_judge
-from cvaegan.families.cvaegan.config import LossConfig, OptimConfig
+from cvaegan.families.cvaegan.config import LossConfig
 from cvaegan.pipelines.train import TrainOptions, train
 from cvaegan.session import load_checkpoint
 
@@ -28,8 +28,8 @@ from cvaegan.session import load_checkpoint
 class Variant:
     name: str
     model: str = "cvaegan"
-    loss: LossConfig = field(default_factory=LossConfig)
-    optim: OptimConfig | None = None  # None: the default preset's
+    loss: Any = field(default_factory=LossConfig)  # the family's loss config (LossConfig for CVAE-GAN's)
+    optim: Any = None                # None: the default preset's
     run_name: str | None = None      # run folder (default: name); equal names share a run across benchmarks
 
 
@@ -52,6 +52,8 @@ class CompareOptions:
     workers: int = 2
     cache_dir: Path | None = None
     minutes: float | None = None     # a wall-clock training budget per variant instead of `steps`
+    attributes: tuple[str, ...] | None = None  # models conditioned on attributes: which targets
+    edit_images: int = 1000          # attribute editors: held-out images `evaluate` edits
 
 
 def get_judge(opts: CompareOptions, console: Console) -> tuple[Path, dict[str, Any]]:
@@ -88,7 +90,7 @@ def run_variant(v: Variant, opts: CompareOptions, judge: Path, console: Console)
                                  latent_dim=opts.latent_dim,
                                  batch_size=opts.batch_size, steps=steps,
                                  loss=v.loss, optim=v.optim, seed=opts.seed, device=opts.device, precision=opts.precision,
-                                 workers=opts.workers,
+                                 workers=opts.workers, attributes=opts.attributes,
                                  cache_dir=opts.cache_dir, log_every=max(1, min(50, steps)),
                                  sample_every=steps, ckpt_every=max(min(steps // 4, 500), 1)), console, stop=stop)
         train_seconds = round(time.perf_counter() - t0, 1)
@@ -97,7 +99,7 @@ def run_variant(v: Variant, opts: CompareOptions, judge: Path, console: Console)
     t0 = time.perf_counter()
     rec = evaluate(EvaluateOptions(ckpt=latest, judge=judge, data=opts.data, per_class=opts.per_class,
                                    seed=opts.seed, device=opts.device, precision=opts.precision,
-                                   out=opts.out / "eval" / f"{v.name}.json",
+                                   out=opts.out / "eval" / f"{v.name}.json", edit_images=opts.edit_images,
                                    workers=opts.workers, cache_dir=opts.cache_dir), console)
     rec["variant"] = v.name
     rec["reused"] = train_seconds is None
