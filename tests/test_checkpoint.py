@@ -122,7 +122,8 @@ def test_version_2_names_its_family_and_condition(tmp_path):
 
 
 @pytest.mark.parametrize("change, needle", [
-    ({"family": "ifcvaegan"}, "'ifcvaegan' family, which this cvaegan does not have"),
+    ({"family": "nosuchfamily"}, "'nosuchfamily' family, which this cvaegan does not have"),
+    ({"family": "ifcvaegan"}, "the config's model is not a model of the 'ifcvaegan' family"),
     ({"family": 3}, "family must be a name"),
     ({"condition": {"kind": "class", "names": ["a", "b", "x"], "dim": 3}}, "condition's names differ"),
     ({"condition": {"kind": "colour", "names": [], "dim": 0}}, "condition kind must be one of"),

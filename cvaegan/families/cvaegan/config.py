@@ -3,11 +3,12 @@ the training step lives here, so a checkpoint's `config` entry is `asdict()` of 
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cvaegan.core.arch import ModelConfig
+from cvaegan.core.settings import Preset, check_adam, check_weights, known_fields
+from cvaegan.core.settings import from_preset as core_from_preset
 
 REDUCTIONS = ("sum", "mean")
 
@@ -56,10 +57,7 @@ class LossConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.centre_decay < 1.0:
             raise ValueError("centre_decay must be in [0, 1)")
-        for name in ("lambda_kl", "lambda_g", "lambda_gd", "lambda_gc", "pair_d_scale", "pair_c_scale"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be a finite number ≥ 0, got {v!r}")
+        check_weights(self, ("lambda_kl", "lambda_g", "lambda_gd", "lambda_gc", "pair_d_scale", "pair_c_scale"))
         for name in ("pixel", "pair_d", "pair_c"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
@@ -87,26 +85,10 @@ class OptimConfig:
     beta2: float = 0.999
 
     def __post_init__(self) -> None:
-        for name in ("lr_e", "lr_g", "lr_d", "lr_c"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-        for name in ("beta1", "beta2"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {v!r}")
+        check_adam(self, ("lr_e", "lr_g", "lr_d", "lr_c"))
 
     def lr(self, net: str) -> float:
         return {"E": self.lr_e, "G": self.lr_g, "D": self.lr_d, "C": self.lr_c}[net]
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A named starting point for Eq. 7's weights and the learning rates."""
-
-    loss: LossConfig
-    optim: OptimConfig
-    summary: str
 
 
 PRESETS: dict[str, Preset] = {
@@ -122,18 +104,7 @@ PRESETS: dict[str, Preset] = {
 def from_preset(name: str, **overrides: Any) -> tuple[LossConfig, OptimConfig]:
     """A preset's loss and optimiser configs with some fields replaced (by field name, either
     config's). Raises ValueError for an unknown preset or field, or an invalid value."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
-    p = PRESETS[name]
-    loss_names = {f.name for f in fields(LossConfig)}
-    optim_names = {f.name for f in fields(OptimConfig)}
-    unknown = set(overrides) - loss_names - optim_names
-    if unknown:
-        raise ValueError(f"unknown loss/optimiser field(s) {', '.join(sorted(unknown))}; known: "
-                         f"{', '.join(sorted(loss_names | optim_names))}")
-    loss = replace(p.loss, **{k: v for k, v in overrides.items() if k in loss_names})
-    optim = replace(p.optim, **{k: v for k, v in overrides.items() if k in optim_names})
-    return loss, optim
+    return core_from_preset(PRESETS, name, overrides)
 
 
 @dataclass
@@ -161,15 +132,8 @@ class CVAEGANConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "CVAEGANConfig":
         return cls(
-            model=ModelConfig(**_known(ModelConfig, d["model"])),
-            loss=LossConfig(**_known(LossConfig, {**LEGACY_LOSS_FIELDS, **d.get("loss", {})})),
-            optim=OptimConfig(**_known(OptimConfig, d.get("optim", {}))),
+            model=ModelConfig(**known_fields(ModelConfig, d["model"])),
+            loss=LossConfig(**known_fields(LossConfig, {**LEGACY_LOSS_FIELDS, **d.get("loss", {})})),
+            optim=OptimConfig(**known_fields(OptimConfig, d.get("optim", {}))),
         )
 
-
-def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in fields(cls)}
-    unknown = set(d) - names
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
-    return dict(d)

@@ -15,11 +15,12 @@ an attribute BCE is at most a few nats, so it gets λ = 10 to be heard at all.
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from cvaegan.core.arch import ModelConfig
+from cvaegan.core.settings import Preset, check_adam, check_weights, known_fields
+from cvaegan.core.settings import from_preset as core_from_preset
 
 NETWORKS = ("E", "G", "D", "A")
 MODEL = "ifcvaegan"
@@ -48,10 +49,7 @@ class IFLossConfig:
     feature_scale: float = 0.15   # VAE-GAN's ½‖f_D(x) − f_D(x̂)‖² inside the reconstruction loss
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"{f.name} must be a finite number ≥ 0, got {v!r}")
+        check_weights(self, tuple(f.name for f in fields(self)))
 
 
 @dataclass
@@ -66,24 +64,10 @@ class IFOptimConfig:
     beta2: float = 0.999
 
     def __post_init__(self) -> None:
-        for name in ("lr_e", "lr_g", "lr_d", "lr_a"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-        for name in ("beta1", "beta2"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {v!r}")
+        check_adam(self, ("lr_e", "lr_g", "lr_d", "lr_a"))
 
     def lr(self, net: str) -> float:
         return {"E": self.lr_e, "G": self.lr_g, "D": self.lr_d, "A": self.lr_a}[net]
-
-
-@dataclass(frozen=True)
-class Preset:
-    loss: IFLossConfig
-    optim: IFOptimConfig
-    summary: str
 
 
 PRESETS: dict[str, Preset] = {
@@ -97,17 +81,7 @@ PRESETS: dict[str, Preset] = {
 
 def from_preset(name: str, **overrides: Any) -> tuple[IFLossConfig, IFOptimConfig]:
     """A preset's configs with some fields replaced by name. ValueError for unknown names."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
-    p = PRESETS[name]
-    loss_names = {f.name for f in fields(IFLossConfig)}
-    optim_names = {f.name for f in fields(IFOptimConfig)}
-    unknown = set(overrides) - loss_names - optim_names
-    if unknown:
-        raise ValueError(f"unknown loss/optimiser field(s) {', '.join(sorted(unknown))}; known: "
-                         f"{', '.join(sorted(loss_names | optim_names))}")
-    return (replace(p.loss, **{k: v for k, v in overrides.items() if k in loss_names}),
-            replace(p.optim, **{k: v for k, v in overrides.items() if k in optim_names}))
+    return core_from_preset(PRESETS, name, overrides)
 
 
 @dataclass
@@ -138,14 +112,7 @@ class IFConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "IFConfig":
-        return cls(ModelConfig(**_known(ModelConfig, d["model"])),
-                   IFLossConfig(**_known(IFLossConfig, d.get("loss", {}))),
-                   IFOptimConfig(**_known(IFOptimConfig, d.get("optim", {}))))
+        return cls(ModelConfig(**known_fields(ModelConfig, d["model"])),
+                   IFLossConfig(**known_fields(IFLossConfig, d.get("loss", {}))),
+                   IFOptimConfig(**known_fields(IFOptimConfig, d.get("optim", {}))))
 
-
-def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in fields(cls)}
-    unknown = set(d) - names
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
-    return dict(d)
