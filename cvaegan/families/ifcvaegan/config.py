@@ -10,7 +10,9 @@ VAE-GAN's learned-similarity part ½‖f_D(x) − f_D(x̂)‖² with the weight 
 for Eq. 6's f_D part (0.15).
 
 The weights of the attribute terms are sized against that pixel sum (≈ 10²–10³ nats at 32–64 px):
-an attribute BCE is at most a few nats, so it gets λ = 10 to be heard at all.
+an attribute BCE is at most a few nats, so it gets λ = 10 at 32×32 to be heard at all; the pixel
+sum grows with the pixel count and the BCE does not, so at 64×64 the same balance is λ = 40
+(`--set lambda_class=40 --set lambda_class_gen=40`, README "Attribute editing").
 """
 
 from __future__ import annotations
