@@ -6,9 +6,25 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
+
+
+@dataclass
+class StepLosses:
+    """Each network's objective (keyed as `apply_updates` takes them) and the loss terms it is
+    made of (both with graph), plus diagnostics. `logs` is everything, detached, for logging
+    without a host sync."""
+
+    objectives: dict[str, Tensor]
+    terms: dict[str, Tensor]
+    extras: dict[str, Tensor] = field(default_factory=dict)
+
+    @property
+    def logs(self) -> dict[str, Tensor]:
+        return {k: v.detach().float() for k, v in {**self.terms, **self.extras}.items()}
 
 
 def apply_updates(model: nn.Module, optimizers: dict[str, torch.optim.Optimizer],

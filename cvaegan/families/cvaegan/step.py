@@ -29,29 +29,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
 from cvaegan.core import losses as L
 from cvaegan.core.centres import Reduce
-from cvaegan.core.updates import apply_updates, frozen_bn_statistics, reparameterize
+from cvaegan.core.updates import StepLosses, apply_updates, frozen_bn_statistics, reparameterize
 from cvaegan.families.cvaegan.model import CVAEGAN
-
-
-@dataclass
-class StepLosses:
-    """Each network's objective and the loss terms it is made of (both with graph), plus
-    diagnostics. `logs` is everything, detached, for logging without a host sync."""
-
-    objectives: dict[str, Tensor]
-    terms: dict[str, Tensor]
-    extras: dict[str, Tensor] = field(default_factory=dict)
-
-    @property
-    def logs(self) -> dict[str, Tensor]:
-        return {k: v.detach().float() for k, v in {**self.terms, **self.extras}.items()}
 
 
 def make_optimizers(model: CVAEGAN) -> dict[str, torch.optim.Optimizer]:

@@ -105,10 +105,6 @@ class IFConfig:
     def num_classes(self) -> int:
         return self.model.num_classes
 
-    @property
-    def num_attributes(self) -> int:
-        return self.model.num_classes
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -38,26 +38,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from cvaegan.core import losses as L
-from cvaegan.core.updates import apply_updates, frozen_bn_statistics, reparameterize
+from cvaegan.core.updates import StepLosses, apply_updates, frozen_bn_statistics, reparameterize
 from cvaegan.families.ifcvaegan.model import IFCVAEGAN
-
-
-@dataclass
-class StepLosses:
-    objectives: dict[str, Tensor]
-    terms: dict[str, Tensor]
-    extras: dict[str, Tensor]
-
-    @property
-    def logs(self) -> dict[str, Tensor]:
-        return {k: v.detach().float() for k, v in {**self.terms, **self.extras}.items()}
 
 
 def make_optimizers(model: IFCVAEGAN) -> dict[str, torch.optim.Optimizer]:
