@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "judge",
     "evaluate",
     "toy",
+    "stylize",
     # new command modules go above this line
 ]
 

@@ -8,6 +8,8 @@
       "class_names": [str, ...],
       "networks": {"E": state_dict, "G": ..., "D": ..., "C": ...},   # those of the model kind
       "centres": state_dict | None,                                 # Eq. 2 / Eq. 4 moving averages
+      "buffers": state_dict | None,    # the model's own buffers outside nets and centres (SAAE:
+                                       # the classes' content images, its step count); optional
       "optimizers": {"E": state_dict, ...} | None,                  # None in an export for sampling
       "step": int,
       "rng": {"data": ByteTensor, "noise": ByteTensor, "noise_device": str, "torch": ByteTensor},
@@ -60,11 +62,18 @@ def make_checkpoint(model: nn.Module, *, family: str, class_names: list[str], st
         "class_names": list(class_names),
         "networks": {name: _cpu(net.state_dict()) for name, net in model.nets.items()},
         "centres": _cpu(centres.state_dict()) if (centres := getattr(model, "centres", None)) is not None else None,
+        "buffers": _cpu(own_buffers(model)) or None,
         "optimizers": {n: o.state_dict() for n, o in optimizers.items()} if optimizers else None,
         "step": int(step),
         "rng": rng or {},
         "meta": meta or {},
     }
+
+
+def own_buffers(model: Any) -> dict[str, Any]:
+    """The model's state outside its networks and centres: buffers a family keeps on the model
+    itself (SAAE's content images and step count). Empty for CVAE-GAN's and IFcVAE-GAN's."""
+    return {k: v for k, v in model.state_dict().items() if not k.startswith(("nets.", "centres."))}
 
 
 def validate_checkpoint(obj: Any, parse_config: Callable[[Any, str | None], Any]) -> dict[str, Any]:
@@ -106,7 +115,7 @@ def validate_checkpoint(obj: Any, parse_config: Callable[[Any, str | None], Any]
         sd = nets[name]
         if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
             raise CheckpointError(f"networks['{name}'] is not a state dict of tensors")
-    for key in ("optimizers", "centres"):
+    for key in ("optimizers", "centres", "buffers"):
         if obj.get(key) is not None and not isinstance(obj[key], dict):
             raise CheckpointError(f"'{key}' must be a dict or None")
     if not isinstance(obj.get("rng", {}), dict) or not isinstance(obj.get("meta", {}), dict):

@@ -75,6 +75,8 @@ class ImageCache:
     skipped: list[tuple[str, str]]
     index: DatasetIndex
     targets: np.ndarray | None = None  # (N, D) float32, named by index.target_names
+    styles: np.ndarray | None = None   # (N,) int64 style group ids (-1: none), when items have styles
+    style_names: list[str] | None = None  # the group id's name (index.styles' strings)
 
     @property
     def resolution(self) -> int:
@@ -99,6 +101,8 @@ def fingerprint(index: DatasetIndex, resolution: int) -> str:
             h.update(_bytes(f"{f}|{y}|missing\n"))
     if index.targets is not None:  # (absent: the same key as before targets existed)
         h.update(_bytes(f"targets|{index.target_names}|{index.targets}"))
+    if index.styles is not None:  # (absent: the same key as before styles existed)
+        h.update(_bytes(f"styles|{index.styles}"))
     return h.hexdigest()[:20]
 
 
@@ -117,9 +121,11 @@ def build_cache(data: str | os.PathLike[str], resolution: int, *, workers: int =
         try:
             meta = json.loads(meta_path.read_text())
             images = np.load(arr_path, mmap_mode="r")
-            if images.shape[0] == len(meta["labels"]) and (index.targets is None) == (meta.get("targets") is None):
+            if (images.shape[0] == len(meta["labels"]) and (index.targets is None) == (meta.get("targets") is None)
+                    and (index.styles is None) == (meta.get("styles") is None)):
                 return ImageCache(images, np.asarray(meta["labels"], dtype=np.int64), index.class_names,
-                                  [tuple(s) for s in meta["skipped"]], index, _targets(meta.get("targets")))
+                                  [tuple(s) for s in meta["skipped"]], index, _targets(meta.get("targets")),
+                                  *_styles(meta.get("styles")))
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache is rebuilt
     return _decode_all(index, resolution, workers, arr_path, meta_path, progress)
@@ -151,19 +157,30 @@ def _decode_all(index: DatasetIndex, res: int, workers: int, arr_path: Path, met
     images = out[: len(kept)]
     labels = np.asarray([index.labels[i] for i in kept], dtype=np.int64)
     targets = [index.targets[i] for i in kept] if index.targets is not None else None
+    styles = [index.styles[i] for i in kept] if index.styles is not None else None
     try:
         with atomic_path(arr_path) as tmp:
             with open(tmp, "wb") as fh:
                 np.save(fh, images)
         atomic_write_json(meta_path, {"labels": labels.tolist(), "skipped": skipped, "root": str(index.root),
-                                      **({"targets": targets} if targets is not None else {})})
+                                      **({"targets": targets} if targets is not None else {}),
+                                      **({"styles": styles} if styles is not None else {})})
     except OSError as exc:
         warnings.warn(f"could not write the image cache at {arr_path.parent}: {exc}", stacklevel=2)
-    return ImageCache(images, labels, index.class_names, skipped, index, _targets(targets))
+    return ImageCache(images, labels, index.class_names, skipped, index, _targets(targets), *_styles(styles))
 
 
 def _targets(rows: list[list[float]] | None) -> np.ndarray | None:
     return None if rows is None else np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
+
+
+def _styles(names: list[str | None] | None) -> tuple[np.ndarray | None, list[str] | None]:
+    """Group ids (-1 for items without a style) and the groups' names, in first-seen order."""
+    if names is None:
+        return None, None
+    groups = list(dict.fromkeys(n for n in names if n is not None))
+    ids = {n: i for i, n in enumerate(groups)}
+    return np.asarray([ids[n] if n is not None else -1 for n in names], dtype=np.int64), groups
 
 
 class DeviceBatches:
@@ -181,7 +198,7 @@ class DeviceBatches:
 
     def __init__(self, cache: ImageCache, batch_size: int, device: torch.device, *, flip: bool = True,
                  memory_format: torch.memory_format = torch.contiguous_format, rank: int = 0,
-                 world_size: int = 1, prefetch: bool | None = None, pairs: bool = False):
+                 world_size: int = 1, prefetch: bool | None = None, pairs: bool = False, styled: bool = False):
         if min(batch_size, len(cache)) < world_size:
             raise CvaeganError(f"a global batch of {min(batch_size, len(cache))} images cannot be split over "
                                f"{world_size} processes")
@@ -194,7 +211,14 @@ class DeviceBatches:
         self.memory_format = memory_format
         self.labels = torch.from_numpy(cache.labels)
         self.targets = torch.from_numpy(cache.targets) if cache.targets is not None else None
-        self.pairs = pairs
+        if pairs and styled:
+            raise ValueError("a batch is of pairs or styled, not both")
+        self.pairs = pairs or styled
+        self.styled = styled
+        if styled:  # per style group its images (items without a style have none)
+            groups = cache.styles if cache.styles is not None else np.full(len(cache), -1)
+            self._group = groups
+            self._in_group = {int(g): np.flatnonzero(groups == g) for g in np.unique(groups) if g >= 0}
         if pairs:  # per class its images, and the classes that have any (for drawing another class)
             self._members = [np.flatnonzero(cache.labels == k) for k in range(len(cache.class_names))]
             self._present = np.array([k for k, m in enumerate(self._members) if len(m)])
@@ -234,6 +258,28 @@ class DeviceBatches:
         start = self.rank * self.local_batch
         return torch.from_numpy(out[start:start + self.local_batch])
 
+    def style_partners(self, order: torch.Tensor, i: int) -> torch.Tensor:
+        """This rank's style partners in global batch i (styled batches): for each image, another
+        image of its style group (the same font) showing ANOTHER class when the group has one — so
+        the style image never shows the content the output must draw — else any other image of
+        the group, else the image itself (no style recorded: plain autoencoding). Seeded as
+        `partners`, so they survive a resume and do not depend on the number of processes."""
+        glob = order[i * self.batch_size:(i + 1) * self.batch_size].numpy()
+        rng = np.random.default_rng([int(order[0]), int(order[-1]), i, 1])
+        labels = self.cache.labels
+        out = glob.copy()
+        for j, a in enumerate(glob):
+            g = int(self._group[a])
+            if g < 0:
+                continue
+            members = self._in_group[g]
+            others = members[labels[members] != labels[a]]
+            pool = others if len(others) else members[members != a]
+            if len(pool):
+                out[j] = pool[rng.integers(len(pool))]
+        start = self.rank * self.local_batch
+        return torch.from_numpy(out[start:start + self.local_batch])
+
     def host_batch(self, idx: torch.Tensor, pidx: torch.Tensor | None = None) -> tuple[torch.Tensor | None, ...]:
         """uint8 (n, R, R, 3), labels, targets, and partner images and labels on the host (None
         where the data or the batch kind has none), pinned for an async copy on CUDA."""
@@ -248,7 +294,8 @@ class DeviceBatches:
         return tuple(v.pin_memory() if v is not None and self._pin else v for v in out)
 
     def _host(self, order: torch.Tensor, i: int) -> tuple[torch.Tensor | None, ...]:
-        return self.host_batch(self.indices(order, i), self.partners(order, i) if self.pairs else None)
+        partners = self.style_partners if self.styled else self.partners
+        return self.host_batch(self.indices(order, i), partners(order, i) if self.pairs else None)
 
     def batch(self, order: torch.Tensor, i: int, gen: torch.Generator) -> Batch:
         ahead, self._ahead = self._ahead, None
@@ -283,6 +330,28 @@ class DeviceBatches:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def cache_images(cache: ImageCache, idx: np.ndarray) -> torch.Tensor:
+    """The cached images at `idx` as float (n, 3, R, R) in [-1, 1] on the CPU."""
+    return from_hwc_uint8(torch.from_numpy(np.ascontiguousarray(cache.images[np.asarray(idx)])))
+
+
+def content_items(cache: ImageCache) -> np.ndarray:
+    """Per class, the cache index of its plain *content* image: the class's image in the
+    manifest's reference style (`"styles": {"reference": …}`, e.g. the reference font), else the
+    class's first image. CvaeganError names a class without any image."""
+    spec = (cache.index.manifest or {}).get("styles")
+    ref = str(spec["reference"]) if isinstance(spec, dict) and spec.get("reference") is not None else None
+    ref_id = cache.style_names.index(ref) if ref is not None and cache.style_names and ref in cache.style_names else None
+    out = np.empty(len(cache.class_names), dtype=np.int64)
+    for k, name in enumerate(cache.class_names):
+        members = np.flatnonzero(cache.labels == k)
+        if not len(members):
+            raise CvaeganError(f"class '{name}' has no image, so it has no content image to draw from")
+        in_ref = members[cache.styles[members] == ref_id] if ref_id is not None and cache.styles is not None else members[:0]
+        out[k] = in_ref[0] if len(in_ref) else members[0]
+    return out
 
 
 @contextlib.contextmanager

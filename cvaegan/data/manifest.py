@@ -14,7 +14,10 @@ Schema (version 1)::
     }
 
 `file` is relative to the folder holding `dataset.json` (or absolute, for merged manifests that
-point at real images elsewhere). `class` indexes `classes`. `split` is "train" or "test" when known.
+point at real images elsewhere). `class` indexes `classes`. `split` is "train" or "test" when known. `style` (optional) names the
+item's style group — the font of a character image — and the manifest's `"styles": {"name": …,
+"reference": …}` says what the groups are and which one draws each class's plain content image;
+`"flip": false` forbids mirrored training images (characters).
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ class DatasetIndex:
     # "targets": {"names": [...]} and gives every item a "target" list of that length.
     target_names: list[str] | None = None
     targets: list[list[float]] | None = None
+    # Per-item style group (e.g. the font of a character image), when the manifest gives items a
+    # "style"; None for items without one. Style-transfer families pair images of one style.
+    styles: list[str | None] | None = None
 
     def __len__(self) -> int:
         return len(self.files)
@@ -68,6 +74,7 @@ class DatasetIndex:
             self.manifest,
             self.target_names,
             [self.targets[i] for i in keep] if self.targets is not None else None,
+            [self.styles[i] for i in keep] if self.styles is not None else None,
         )
 
 
@@ -113,7 +120,7 @@ def index_dataset(root: str | os.PathLike[str]) -> DatasetIndex:
         if "items" in manifest:
             allowed = [root.absolute(), *_sources(manifest)]
             target_names = _target_names(manifest, manifest_path)
-            files, labels, splits, targets = [], [], [], []
+            files, labels, splits, targets, styles = [], [], [], [], []
             for item in _list(manifest["items"], "items", manifest_path):
                 if not isinstance(item, dict) or not isinstance(item.get("file"), str):
                     raise CvaeganError(f"{manifest_path}: every item needs a 'file' string; found {_short(item)}")
@@ -126,11 +133,17 @@ def index_dataset(root: str | os.PathLike[str]) -> DatasetIndex:
                     raise CvaeganError(f"{manifest_path}: item {item['file']} has split {split!r}; expected a string")
                 if target_names is not None:
                     targets.append(_target(item, len(target_names), manifest_path))
+                style = item.get("style")
+                if style is not None and (isinstance(style, bool) or not isinstance(style, (str, int))):
+                    raise CvaeganError(f"{manifest_path}: item {item['file']} has style {style!r}; expected a "
+                                       "string or an integer")
+                styles.append(None if style is None else str(style))
                 files.append(_contained(root, item["file"], allowed, manifest_path).resolve())
                 labels.append(label)
                 splits.append(split)
             return DatasetIndex(root, names, files, labels, splits, manifest, target_names,
-                                targets if target_names is not None else None)
+                                targets if target_names is not None else None,
+                                styles if any(v is not None for v in styles) else None)
         for folder in folders:
             _contained(root, folder, [root.absolute()], manifest_path)
         return _scan(root, folders, names, manifest)

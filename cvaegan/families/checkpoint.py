@@ -54,6 +54,12 @@ def model_from_checkpoint(ckpt: dict[str, Any], device: torch.device | str = "cp
         centres = getattr(model, "centres", None)
         if centres is not None and ckpt.get("centres") is not None:
             centres.load_state_dict(ckpt["centres"])
+        wanted = set(core.own_buffers(model))
+        got = ckpt.get("buffers") or {}
+        if set(got) != wanted:
+            raise ValueError(f"its buffers are {sorted(got) or 'none'}, the model has {sorted(wanted) or 'none'}")
+        if got:
+            model.load_state_dict(got, strict=False)
     except (KeyError, ValueError, RuntimeError, TypeError) as exc:
         raise CheckpointError(f"checkpoint does not match its config: {first_line(exc)}") from exc
     return model.to(device)

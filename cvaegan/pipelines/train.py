@@ -45,7 +45,7 @@ from cvaegan import __version__
 from cvaegan.core.arch import ModelConfig
 from cvaegan.core.condition import ConditionSpec
 from cvaegan.core.family import Family
-from cvaegan.data.dataset import DeviceBatches, ImageCache, build_cache
+from cvaegan.data.dataset import DeviceBatches, ImageCache, build_cache, cache_images, content_items
 from cvaegan.data.images import save_grid
 from cvaegan.data.naming import resolve_name
 from cvaegan.families import registry
@@ -231,6 +231,8 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
         except ValueError as exc:
             raise CvaeganError(str(exc)) from exc
         model = family.build(cfg).to(device)
+        if family.batch == "styled":  # the classes' content images travel with the model
+            model.set_contents(cache_images(cache, content_items(cache)).to(device))
     if opts.sync_bn:
         distributed.convert_sync_bn(model, ctx)
     ctx.broadcast_module(model)  # identical start on every rank (weights, BN statistics, centres)
@@ -241,8 +243,10 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
             net.compile()  # in place: state_dict keys, and so checkpoints, are unchanged
     optimizers = family.make_optimizers(model)
 
-    batches = DeviceBatches(cache, opts.batch_size, device, flip=opts.flip, memory_format=mf,
-                            rank=ctx.rank, world_size=ctx.world_size, pairs=family.batch == "pairs")
+    flip = opts.flip and (cache.index.manifest or {}).get("flip", True) is not False  # characters: never
+    batches = DeviceBatches(cache, opts.batch_size, device, flip=flip, memory_format=mf,
+                            rank=ctx.rank, world_size=ctx.world_size, pairs=family.batch == "pairs",
+                            styled=family.batch == "styled")
     total_steps = opts.steps if opts.steps is not None else math.ceil((opts.epochs or 1.0) * batches.steps_per_epoch)
     data_gen = torch.Generator().manual_seed(opts.seed)
     noise_gen = torch.Generator(device=device)
@@ -260,7 +264,8 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
             epoch, pos = epoch + 1, 0
     data_gen.set_state(epoch_state)
     order = batches.epoch_order(data_gen)
-    grid_z, grid_c = grid_inputs(model, condition, opts.seed)
+    grid_z, grid_c = (styled_grid_inputs(cache, condition) if family.batch == "styled"
+                      else grid_inputs(model, condition, opts.seed))
 
     meta = {**_run_meta(opts, cache, device, ctx), "precision": precision}
     if ctx.is_main:
@@ -406,6 +411,21 @@ def grid_inputs(model: torch.nn.Module, condition: ConditionSpec, seed: int, per
     classes = torch.linspace(0, k - 1, min(k, max_rows)).round().long().unique()
     z = torch.randn(len(classes) * per_row, model.latent_dim, generator=g)
     return z, condition.one_hot(classes.repeat_interleave(per_row))
+
+
+def styled_grid_inputs(cache: ImageCache, condition: ConditionSpec, per_row: int = 8,
+                       max_rows: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """A style-transfer model's grid: one row per style (the first image of up to 8 style groups,
+    or 8 spread images without groups), each drawing 8 classes spread over the class list."""
+    if cache.styles is not None and (cache.styles >= 0).any():
+        groups = [g for g in dict.fromkeys(cache.styles.tolist()) if g >= 0][:max_rows]
+        picks = [int(np.flatnonzero(cache.styles == g)[0]) for g in groups]
+    else:
+        picks = np.linspace(0, len(cache) - 1, min(max_rows, len(cache))).round().astype(int).tolist()
+    k = len(condition.names)
+    classes = torch.linspace(0, k - 1, min(k, per_row)).round().long()
+    styles = cache_images(cache, np.asarray(picks)).repeat_interleave(len(classes), 0)
+    return styles, condition.one_hot(classes.repeat(len(picks)))
 
 
 def condition_data(family: Family, cache: ImageCache, attributes: tuple[str, ...] | None,

@@ -12,7 +12,7 @@ from typing import Any
 from cvaegan.data.manifest import IMAGE_EXTENSIONS
 from cvaegan.data.naming import distinct_folders
 
-KINDS = ("faces", "facescrub", "flowers", "cub", "celeba", "folder")
+KINDS = ("faces", "facescrub", "flowers", "cub", "celeba", "chars", "folder")
 FACE_KINDS = ("faces", "facescrub")
 PICKS = ("largest", "center", "score")
 FITS = ("crop", "pad", "squash")
@@ -38,6 +38,7 @@ class PrepareOptions:
     bbox: bool = False
     fit: str = "crop"
     identities: Path | None = None
+    reference_style: str | None = None   # chars: the font of the plain "content" glyphs (None: "1")
     download: bool = False
     download_workers: int = 8
     timeout: float = 20.0
@@ -59,6 +60,8 @@ class PrepareOptions:
         if self.kind == "cub":
             keys += ["bbox"]
         cfg = {k: getattr(self, k) for k in keys}
+        if self.kind == "chars":  # decides the splits recorded on the items
+            cfg["reference_style"] = str(self.reference_style or "1")
         if self.kind in FACE_KINDS:
             from cvaegan.prepare.align import TEMPLATE_FRACTIONS
 

@@ -76,6 +76,8 @@ def validate(opts: PrepareOptions) -> None:
         raise CvaeganError("--bbox is for the cub kind only")
     if opts.identities and opts.kind != "faces":
         raise CvaeganError("--identities is for the faces kind only")
+    if opts.reference_style is not None and opts.kind != "chars":
+        raise CvaeganError("--reference-style is for the chars kind only")
     raw, out = opts.raw.resolve(), opts.out.resolve()
     if out == raw or raw.is_relative_to(out):
         raise CvaeganError(f"--out {opts.out} must not be RAW or contain it")
@@ -86,10 +88,11 @@ def validate(opts: PrepareOptions) -> None:
 
 
 def scan(opts: PrepareOptions) -> Plan:
-    from cvaegan.prepare import celeba, faces, objects
+    from cvaegan.prepare import celeba, chars, faces, objects
 
     scanner = {"faces": faces.scan_faces, "facescrub": faces.scan_facescrub, "flowers": objects.scan_flowers,
-               "cub": objects.scan_cub, "celeba": celeba.scan_celeba, "folder": objects.scan_folder}[opts.kind]
+               "cub": objects.scan_cub, "celeba": celeba.scan_celeba, "chars": chars.scan_chars,
+               "folder": objects.scan_folder}[opts.kind]
     plan = scanner(opts)
     if not plan.jobs:
         raise CvaeganError(f"{opts.raw}: no images found for kind '{opts.kind}'")
@@ -124,7 +127,7 @@ def write_crop(out_root: Path, rel: str, crop: np.ndarray) -> None:
 
 def process_job(job: Job) -> dict[str, Any]:
     """One job in a worker: the kind's processor; an unexpected failure is a reject, not a crash."""
-    from cvaegan.prepare import celeba, faces, objects
+    from cvaegan.prepare import celeba, chars, faces, objects
 
     opts: PrepareOptions = _STATE["opts"]
     t0 = time.perf_counter()
@@ -141,6 +144,8 @@ def process_job(job: Job) -> dict[str, Any]:
             res = objects.process_cub(job, opts, write)
         elif opts.kind == "celeba":
             res = celeba.process_celeba(job, opts, write)
+        elif opts.kind == "chars":
+            res = chars.process_chars(job, opts, write)
         else:
             res = objects.process_folder(job, opts, write)
     except OSError as exc:

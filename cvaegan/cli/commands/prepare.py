@@ -25,6 +25,8 @@ EPILOG = """[bold]Examples[/]
   cvaegan prepare cub CUB_200_2011/ --bbox --out data/cub
   [dim]# img_align_celeba/ list_attr_celeba.txt (+ identities, partition)[/]
   cvaegan prepare celeba celeba/ --size 64 --out data/celeba
+  [dim]# labels.csv + <NNN_c>/imgNNN-FFFFF.png (Chars74K fonts: split by font)[/]
+  cvaegan prepare chars chars74k_fnt/ --size 32 --out data/chars
   [dim]# any ImageFolder tree[/]
   cvaegan prepare folder my_photos/ --size 64 --out data/mine
 
@@ -50,6 +52,8 @@ def prepare_cmd(
     bbox: bool = typer.Option(False, "--bbox", help="cub: crop to the bird's box (square) first."),
     fit: str = typer.Option("crop", "--fit", help="cub/folder: centre crop, pad to square, or squash."),
     identities: Path = typer.Option(None, "--identities", help="faces: '<file> <identity>' list for a flat RAW."),
+    reference_style: str = typer.Option(None, "--reference-style", help="chars: the font whose glyphs are the "
+                                        "plain content images (default 1; always train)."),
     download: bool = typer.Option(False, "--download", help="facescrub: fetch the listed URLs first."),
     download_workers: int = typer.Option(8, "--download-workers", help="Parallel downloads."),
     timeout: float = typer.Option(20.0, "--timeout", help="Download timeout per connection/read (s)."),
@@ -72,7 +76,8 @@ def prepare_cmd(
     opts = PrepareOptions(
         kind=kind, raw=raw, out=out, size=size, workers=workers or min(os.cpu_count() or 1, 16),
         detector=detector, pick=pick, min_face=min_face, det_thresh=det_thresh, masks=masks,
-        flower_label=flower_label, bbox=bbox, fit=fit, identities=identities, download=download,
+        flower_label=flower_label, bbox=bbox, fit=fit, identities=identities,
+        reference_style=reference_style, download=download,
         download_workers=download_workers, timeout=timeout, retries=retries,
         max_bytes=int(max_mb * 1024 * 1024), deadline=deadline,
         allow_private_hosts=allow_private_hosts, limit=limit, overwrite=overwrite, device=device, seed=seed)
