@@ -2,6 +2,15 @@
 class vector mixes 3 distinct existing classes with random convex weights (`new_identities` ×
 `per_identity`). Output: an ImageFolder tree plus `dataset.json`.
 
+A style-transfer model (capability "stylize", e.g. `saae`) instead draws every class in the styles
+of a folder of example images (`style_from`, SAAE §3.4: one image of each of 50 new fonts → every
+character in each of those fonts). Its units are the classes; image j of a class is
+`model.stylize_class([class], style_j)`, style_j the folder's j-th image (relative paths sorted),
+read like training data (RGB, short side resized to the resolution, centre crop). The plan
+records every style file with its sha256, so a rerun resumes only with the very same style images;
+an unreadable style image is an error naming it (never skipped: that would shift every later
+image's style).
+
 Determinism and resume. A *unit* is one output class folder (an existing class, or a mixed
 identity) with its own seed; image j of a unit is G(z_j, c) with z = randn(count, d) drawn on the
 CPU from the unit's seed, so the manifest's (classes, weights, seed) regenerate it. Images are
@@ -21,7 +30,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -29,7 +38,8 @@ import torch
 from PIL import Image
 from rich.console import Console
 
-from cvaegan.data.images import to_hwc_uint8
+from cvaegan.data.dataset import load_image_square
+from cvaegan.data.images import from_hwc_uint8, to_hwc_uint8
 from cvaegan.data.manifest import IMAGE_EXTENSIONS, MANIFEST_NAME, index_dataset, new_manifest
 from cvaegan.data.naming import distinct_folders
 from cvaegan.pipelines.sample import class_folders, safe_name
@@ -39,7 +49,7 @@ from cvaegan.runtime.errors import CvaeganError
 from cvaegan.runtime.locking import folder_lock
 from cvaegan.runtime.outputs import claim_out_dir
 from cvaegan.runtime.progress import make_progress
-from cvaegan.session import Session
+from cvaegan.session import Session, require
 
 PLAN_NAME = "augment.json"
 PLAN_FORMAT = "cvaegan-augment"
@@ -58,27 +68,44 @@ class AugmentOptions:
     fsync: bool = True
     precision: str = "auto"     # auto | bf16 | fp32; a resumed run keeps the first run's
     overwrite: bool = False     # write into a non-empty OUT that holds no augment run
+    # A folder of style images: every class drawn in each of their styles (a "stylize" model);
+    # excludes per_class / new_identities.
+    style_from: str | os.PathLike[str] | None = None
 
-    def validate(self, num_classes: int) -> None:
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """The model capability this mode needs."""
+        return ("stylize",) if self.style_from is not None else ("generate",)
+
+    def validate(self, num_classes: int | None = None) -> None:
+        """One-line errors for inconsistent options; without `num_classes` (no model loaded yet)
+        the checks that need it are left out."""
         if min(self.per_class, self.new_identities, self.per_identity) < 0:
             raise CvaeganError("counts must not be negative")
+        if self.style_from is not None and (self.per_class or self.new_identities or self.per_identity):
+            raise CvaeganError("--style-from draws every class once per style image; it does not combine "
+                               "with --per-class, --new-identities or --per-identity")
+        if self.batch_size < 1:
+            raise CvaeganError("--batch-size must be at least 1")
+        if not 0 <= self.png_level <= 9:
+            raise CvaeganError("--png-level must be in 0..9")
+        if self.style_from is not None:
+            return
         if self.new_identities and not self.per_identity:
             raise CvaeganError("--new-identities needs --per-identity M (images per new identity)")
         if self.per_identity and not self.new_identities:
             raise CvaeganError("--per-identity needs --new-identities K")
         if not self.per_class and not self.new_identities:
-            raise CvaeganError("nothing to generate: give --per-class N and/or --new-identities K --per-identity M")
-        if self.new_identities and num_classes < MIX_SIZE:
+            raise CvaeganError("nothing to generate: give --per-class N and/or --new-identities K --per-identity M, "
+                               "or --style-from DIR")
+        if self.new_identities and num_classes is not None and num_classes < MIX_SIZE:
             raise CvaeganError(f"new identities mix {MIX_SIZE} distinct classes; this model has {num_classes}")
-        if self.batch_size < 1:
-            raise CvaeganError("--batch-size must be at least 1")
-        if not 0 <= self.png_level <= 9:
-            raise CvaeganError("--png-level must be in 0..9")
 
 
 @dataclass
 class Unit:
-    """One output class: an existing class (`kind` "class") or a mixed new identity ("mix")."""
+    """One output class: an existing class (`kind` "class"), a mixed new identity ("mix"), or an
+    existing class drawn once per style image ("style": image j in style j; `seed` unused)."""
 
     kind: str
     name: str
@@ -103,11 +130,17 @@ def _seed(*key: int) -> int:
     return int(np.random.SeedSequence(list(key)).generate_state(1, dtype=np.uint32)[0])
 
 
-def plan_units(class_names: list[str], opts: AugmentOptions) -> list[Unit]:
-    """The units, in output order; a function of (class names, options) only, so a rerun with the
-    same options plans the same images."""
+def plan_units(class_names: list[str], opts: AugmentOptions, num_styles: int = 0) -> list[Unit]:
+    """The units, in output order; a function of (class names, options, number of style images)
+    only, so a rerun with the same options plans the same images."""
     units: list[Unit] = []
     k = len(class_names)
+    if opts.style_from is not None:
+        folders = distinct_folders([safe_name(n) for n in class_names])
+        units = [Unit("style", name, folders[c], num_styles, 0, [c], [1.0]) for c, name in enumerate(class_names)]
+        for i, u in enumerate(units):
+            u.first_item = i * num_styles
+        return units
     mixes = [f"mix_{i:05d}" for i in range(opts.new_identities)]
     folders = distinct_folders([safe_name(n) for n in class_names] + mixes)  # a class may be called mix_00000
     if opts.per_class:
@@ -131,6 +164,90 @@ def unit_z(unit: Unit, latent_dim: int) -> torch.Tensor:
     return torch.randn(unit.count, latent_dim, generator=torch.Generator().manual_seed(unit.seed))
 
 
+@dataclass
+class StyleSet:
+    """The style images of `--style-from`: relative paths (sorted), their sha256, the names the
+    manifest gives them, and the images as the model reads them, uint8 (S, R, R, 3)."""
+
+    root: Path
+    files: list[str]
+    sha256: list[str]
+    names: list[str]
+    images: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def record(self) -> list[dict[str, str]]:
+        return [{"file": f, "sha256": h, "style": n} for f, h, n in zip(self.files, self.sha256, self.names)]
+
+
+def style_files(root: str | os.PathLike[str]) -> list[str]:
+    """The image files under `root` (recursive, hidden files and folders left out), as POSIX
+    relative paths in sorted order: style j of a run is the j-th."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CvaeganError(f"--style-from {root}: not a folder")
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                   if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    if not files:
+        raise CvaeganError(f"--style-from {root}: no images ({', '.join(IMAGE_EXTENSIONS)})")
+    return files
+
+
+def load_styles(root: str | os.PathLike[str], resolution: int,
+                expect: list[dict[str, Any]] | None = None) -> StyleSet:
+    """Read the style images of `root` (each decoded from the very bytes hashed). Any unreadable
+    one is a one-line error naming it. With `expect` (a plan's "styles"), files that differ from
+    the plan's are an error too."""
+    root = Path(root)
+    files = style_files(root)
+    if expect is not None:
+        _same_styles(root, files, None, expect)
+    digests, images = [], np.empty((len(files), resolution, resolution, 3), dtype=np.uint8)
+    for j, rel in enumerate(files):
+        try:
+            data = (root / rel).read_bytes()
+            images[j] = load_image_square(io.BytesIO(data), resolution)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 — any failure is this file's one-line error
+            raise CvaeganError(f"{root / rel}: unreadable style image ({type(exc).__name__}: "
+                               f"{str(exc).splitlines()[0][:160] if str(exc) else 'no detail'})") from exc
+        digests.append(hashlib.sha256(data).hexdigest())
+    if expect is not None:
+        _same_styles(root, files, digests, expect)
+    stems = [str(PurePosixPath(f).with_suffix("")) for f in files]
+    names = [s if stems.count(s) == 1 else f for s, f in zip(stems, files)]  # a.png and a.jpg: keep suffixes
+    return StyleSet(root, files, digests, names, images)
+
+
+def _same_styles(root: Path, files: list[str], digests: list[str] | None, expect: list[dict[str, Any]]) -> None:
+    old = {s["file"]: s["sha256"] for s in expect}
+    changed = _style_changes(old, dict(zip(files, digests)) if digests is not None else {f: None for f in files})
+    if changed:
+        raise CvaeganError(f"--style-from {root}: not the style images this run was planned with ({changed}); "
+                           "use the original images, or another --out")
+
+
+def _style_changes(old: dict[str, str], new: dict[str, str | None]) -> str:
+    """'' when the style files are the same, else a short account of the difference (a None hash
+    in `new`: not read yet, compares equal)."""
+    def few(names: list[str]) -> str:
+        return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+    parts = []
+    added = [f for f in new if f not in old]
+    removed = [f for f in old if f not in new]
+    changed = [f for f in new if f in old and new[f] is not None and new[f] != old[f]]
+    if changed:
+        parts.append(f"changed: {few(changed)}")
+    if added:
+        parts.append(f"added: {few(added)}")
+    if removed:
+        parts.append(f"missing: {few(removed)}")
+    return "; ".join(parts)
+
+
 class _Items:
     """The flat item list (unit, j) without materialising 500k tuples."""
 
@@ -146,9 +263,13 @@ class _Items:
 
 @torch.no_grad()
 def render_batch(loaded: Session, units: list[Unit], lo: int, hi: int,
-                 z_cache: dict[int, torch.Tensor], precision: str = "auto") -> torch.Tensor:
-    """uint8 (hi−lo, R, R, 3) for items [lo, hi) — the canonical computation every image gets."""
+                 z_cache: dict[int, torch.Tensor], precision: str = "auto",
+                 styles: np.ndarray | None = None) -> torch.Tensor:
+    """uint8 (hi−lo, R, R, 3) for items [lo, hi) — the canonical computation every image gets.
+    Style units need `styles`, the StyleSet's uint8 images."""
     items = _Items(units)
+    if units and units[0].kind == "style":
+        return _render_styles(loaded, units, items, lo, hi, precision, styles)
     k, d = loaded.num_classes, loaded.model.latent_dim
     z = torch.empty(hi - lo, d)
     c = torch.empty(hi - lo, k)
@@ -168,16 +289,43 @@ def render_batch(loaded: Session, units: list[Unit], lo: int, hi: int,
     return to_hwc_uint8(x)
 
 
+def _render_styles(loaded: Session, units: list[Unit], items: _Items, lo: int, hi: int, precision: str,
+                   styles: np.ndarray | None) -> np.ndarray:
+    if styles is None:
+        raise ValueError("style units need the style images")
+    labels = torch.empty(hi - lo, dtype=torch.long)
+    pick = np.empty(hi - lo, dtype=np.int64)
+    i = lo
+    while i < hi:
+        u, j = items.locate(i)
+        n = min(hi - i, units[u].count - j)
+        labels[i - lo:i - lo + n] = units[u].classes[0]
+        pick[i - lo:i - lo + n] = np.arange(j, j + n)
+        i += n
+    dev = loaded.device
+    style = from_hwc_uint8(styles[pick]).contiguous().to(dev, non_blocking=True)
+    with autocast(dev, precision):
+        x = loaded.model.stylize_class(labels.to(dev, non_blocking=True), style)
+    return to_hwc_uint8(x)
+
+
 def plan_precision(plan: dict[str, Any], device: torch.device) -> str:
     """The precision a plan's images were rendered in. Plans written before precision was recorded
     used bf16 on CUDA and fp32 elsewhere, which is not what `auto` means now on a bf16 CPU."""
     return str(plan.get("precision", "bf16" if device.type == "cuda" else "fp32"))
 
 
-def regenerate_unit(loaded: Session, plan: dict[str, Any], name: str) -> np.ndarray:
+def regenerate_unit(loaded: Session, plan: dict[str, Any], name: str,
+                    style_from: str | os.PathLike[str] | None = None) -> np.ndarray:
     """Re-render one unit (class folder) from a plan/manifest record: the images, bit for bit as
-    written on this device (the same global batches are recomputed)."""
+    written on this device (the same global batches are recomputed). A style run reads its style
+    images from `style_from` (default: the folder the plan names), which must hold the same files."""
     units = [Unit(**u) for u in plan["units"]]
+    styles = None
+    record = plan if isinstance(plan.get("styles"), list) else plan.get("generator") or {}  # a plan, or a manifest
+    if isinstance(record.get("styles"), list):
+        styles = load_styles(style_from if style_from is not None else record["style_from"], loaded.resolution,
+                             expect=record["styles"]).images
     match = [u for u in units if u.name == name]
     if not match:
         raise CvaeganError(f"no unit named '{name}' in the augment plan")
@@ -186,7 +334,8 @@ def regenerate_unit(loaded: Session, plan: dict[str, Any], name: str) -> np.ndar
     b0, b1 = lo // bs, (hi - 1) // bs
     total = sum(u.count for u in units)
     prec = plan_precision(plan, loaded.device)
-    chunks = [render_batch(loaded, units, b * bs, min(total, (b + 1) * bs), {}, prec) for b in range(b0, b1 + 1)]
+    chunks = [render_batch(loaded, units, b * bs, min(total, (b + 1) * bs), {}, prec, styles)
+              for b in range(b0, b1 + 1)]
     return np.concatenate(chunks)[lo - b0 * bs: hi - b0 * bs]
 
 
@@ -222,16 +371,20 @@ class DryRun:
 
 
 def generator_fingerprint(loaded: Session) -> str:
-    """sha1 of G's weights: a resumed run must use the very generator that wrote the first images."""
+    """sha1 of G's weights (of the whole model's state for a family without one G, e.g. saae's
+    encoders, decoder and stored content images): a resumed run must use the very generator that
+    wrote the first images."""
     h = hashlib.sha1()
-    for name, t in sorted(loaded.model.G.state_dict().items()):
+    net = getattr(loaded.model, "G", None)
+    for name, t in sorted((net if net is not None else loaded.model).state_dict().items()):
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 
 
-def _plan_record(loaded: Session, opts: AugmentOptions, units: list[Unit]) -> dict[str, Any]:
-    return {
+def _plan_record(loaded: Session, opts: AugmentOptions, units: list[Unit],
+                 styles: StyleSet | None = None) -> dict[str, Any]:
+    record = {
         "format": PLAN_FORMAT, "version": 1, "status": "running",
         "checkpoint": str(loaded.path), "checkpoint_step": loaded.step,
         "generator_sha1": generator_fingerprint(loaded),
@@ -245,10 +398,19 @@ def _plan_record(loaded: Session, opts: AugmentOptions, units: list[Unit]) -> di
                   "G in eval mode under `precision` (bf16: torch.autocast)",
         "units": [asdict(u) for u in units],
     }
+    if styles is not None:
+        record.update(
+            seed=None,  # nothing random: the output depends on the style images alone
+            style_from=str(styles.root.resolve()), styles=styles.record(),
+            recipe="image j of a class's unit = model.stylize_class([class], style_j), style_j the j-th of "
+                   "`styles` (relative paths sorted) read as RGB, short side resized to `resolution` and "
+                   "centre-cropped (cvaegan.data.dataset.load_image_square), scaled to [-1, 1]; eval mode "
+                   "under `precision` (bf16: torch.autocast), batches of `batch_size` over the flat item list")
+    return record
 
 
 _PLAN_KEYS = ("generator_sha1", "checkpoint_step", "model", "resolution", "latent_dim", "class_names", "seed", "per_class",
-              "new_identities", "per_identity")
+              "new_identities", "per_identity", "styles")
 
 
 def _check_resume(out: Path, record: dict[str, Any]) -> dict[str, Any] | None:
@@ -260,6 +422,13 @@ def _check_resume(out: Path, record: dict[str, Any]) -> dict[str, Any] | None:
         old = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise CvaeganError(f"{path}: unreadable augment plan ({exc}); remove it or use another --out") from exc
+    if isinstance(old.get("styles"), list) and isinstance(record.get("styles"), list):
+        changed = _style_changes({s.get("file"): s.get("sha256") for s in old["styles"] if isinstance(s, dict)},
+                                 {s["file"]: s["sha256"] for s in record["styles"]})
+        if changed:
+            raise CvaeganError(f"{out} was generated from other style images than --style-from "
+                               f"{record.get('style_from')} ({changed}); use another --out, or the original "
+                               "style images to resume")
     diff = [k for k in _PLAN_KEYS if old.get(k) != record.get(k)]
     if old.get("format") != PLAN_FORMAT or diff:
         raise CvaeganError(f"{out} holds a different augment run (differs in: {', '.join(diff) or 'format'}); "
@@ -285,15 +454,29 @@ def _write_png(arr: np.ndarray, path: Path, level: int, durable: bool) -> int:
     return 1
 
 
+def _prepare(loaded: Session, opts: AugmentOptions, out: Path) -> StyleSet | None:
+    """Options and model checked for each other, and the style images read (before OUT is touched)."""
+    opts.validate(loaded.num_classes)
+    require(loaded, opts.needs, "augment --style-from" if opts.style_from is not None else "augment")
+    if opts.style_from is None:
+        return None
+    root = Path(opts.style_from)
+    if _same_or_inside(out, root) or (root.exists() and _same_or_inside(root, out)):
+        raise CvaeganError(f"--out {out} and --style-from {root} overlap; a rerun would take the generated "
+                           "images for style images: keep them apart")
+    return load_styles(root, loaded.resolution)
+
+
 def dry_run(loaded: Session, out: Path, opts: AugmentOptions, sample: int = 16) -> DryRun:
     """Count what would be written and estimate its size by encoding a few rendered images."""
-    opts.validate(loaded.num_classes)
-    units = plan_units(loaded.class_names, opts)
+    out = Path(out)
+    styles = _prepare(loaded, opts, out)
+    units = plan_units(loaded.class_names, opts, len(styles) if styles is not None else 0)
     total = sum(u.count for u in units)
     existing = sum(1 for u in units for j in range(u.count) if (out / u.file(j)).is_file()) if out.is_dir() else 0
     n = min(sample, total)
     sizes = []
-    for arr in render_batch(loaded, units, 0, n, {}, opts.precision):
+    for arr in render_batch(loaded, units, 0, n, {}, opts.precision, styles.images if styles is not None else None):
         buf = io.BytesIO()
         Image.fromarray(arr).save(buf, format="PNG", compress_level=opts.png_level)
         sizes.append(buf.tell())
@@ -307,13 +490,13 @@ def augment(loaded: Session, out: str | os.PathLike[str], opts: AugmentOptions, 
     the combined real + synthetic dataset in OUT/merged. `on_image(n_written)` is called after each
     image is on disk (tests use it to interrupt a run at a chosen point)."""
     out = Path(out)
-    opts.validate(loaded.num_classes)
+    styles = _prepare(loaded, opts, out)
     claim_out_dir(out, marker=PLAN_NAME, job="augment", overwrite=opts.overwrite)
     if merge_with is not None and _same_or_inside(out, Path(merge_with)):
         raise CvaeganError(f"--out {out} is the --merge-with dataset or inside it; its dataset.json would be "
                            "replaced: pick another --out")
     with folder_lock(out, "augment output folder"):
-        return _augment(loaded, out, opts, merge_with, console, on_image)
+        return _augment(loaded, out, opts, merge_with, console, on_image, styles)
 
 
 def _same_or_inside(out: Path, data: Path) -> bool:
@@ -322,15 +505,17 @@ def _same_or_inside(out: Path, data: Path) -> bool:
 
 
 def _augment(loaded: Session, out: Path, opts: AugmentOptions, merge_with: str | os.PathLike[str] | None,
-             console: Console | None, on_image: Callable[[int], None] | None) -> AugmentResult:
+             console: Console | None, on_image: Callable[[int], None] | None,
+             styles: StyleSet | None = None) -> AugmentResult:
     opts.precision = resolve_precision(loaded.device, opts.precision)
-    units = plan_units(loaded.class_names, opts)
-    record = _plan_record(loaded, opts, units)
+    units = plan_units(loaded.class_names, opts, len(styles) if styles is not None else 0)
+    record = _plan_record(loaded, opts, units, styles)
     old = _check_resume(out, record)
     if old is not None:
         opts.batch_size = int(old["batch_size"])  # the batch boundaries make the bits: keep the first run's
         opts.precision = plan_precision(old, loaded.device)  # and so does the precision
-        record = _plan_record(loaded, opts, units)
+        record = _plan_record(loaded, opts, units, styles)
+    style_images = styles.images if styles is not None else None
     merge_index = index_dataset(merge_with) if merge_with is not None else None  # fail before rendering
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / PLAN_NAME, record)
@@ -365,7 +550,7 @@ def _augment(loaded: Session, out: Path, opts: AugmentOptions, merge_with: str |
                 missing = [i for i in range(b, hi) if not (out / _file(units, items, i)).is_file()]
                 skipped += (hi - b) - len(missing)
                 if missing:
-                    arrs = render_batch(loaded, units, b, hi, z_cache, opts.precision)
+                    arrs = render_batch(loaded, units, b, hi, z_cache, opts.precision, style_images)
                     futures, folders = [], set()
                     for i in missing:
                         rel = _file(units, items, i)
@@ -387,7 +572,7 @@ def _augment(loaded: Session, out: Path, opts: AugmentOptions, merge_with: str |
         bar.update(task, completed=total, info=f"{written / max(time.perf_counter() - t0, 1e-9):,.1f} img/s")
     seconds = time.perf_counter() - t0
     rate = written / seconds if seconds > 0 else 0.0
-    manifest = write_manifest(out, loaded, opts, units)
+    manifest = write_manifest(out, loaded, opts, units, styles)
     merged = write_merged(out, manifest, merge_index) if merge_index is not None else None
     record.update(status="complete", images=total, written=written, skipped=skipped,
                   seconds=round(seconds, 3), images_per_s=round(rate, 2), device=str(loaded.device),
@@ -402,26 +587,38 @@ def _file(units: list[Unit], items: _Items, i: int) -> str:
     return units[u].file(j)
 
 
-def write_manifest(out: Path, loaded: Session, opts: AugmentOptions, units: list[Unit]) -> dict[str, Any]:
+def write_manifest(out: Path, loaded: Session, opts: AugmentOptions, units: list[Unit],
+                   styles: StyleSet | None = None) -> dict[str, Any]:
     """OUT/dataset.json: one class per unit; a mixed identity's entry records its classes (indices
-    and names), weights and seed; items carry their unit seed and z index."""
+    and names), weights and seed; items carry their unit seed and z index. A style run's items
+    carry their "style" (the style image's relative path without suffix) and style index, the
+    top-level "styles" names the folder, and "flip": false keeps training from mirroring them."""
     classes, items = [], []
     for idx, u in enumerate(units):
         entry: dict[str, Any] = {"index": idx, "name": u.name, "folder": u.folder, "count": u.count,
-                                 "synthetic": True, "seed": u.seed}
+                                 "synthetic": True}
+        if u.kind != "style":
+            entry["seed"] = u.seed
         if u.kind == "mix":
             entry["mix"] = {"classes": u.classes, "class_names": [loaded.class_names[k] for k in u.classes],
                             "weights": u.weights, "seed": u.seed}
         else:
             entry["source_class"] = u.classes[0]
         classes.append(entry)
-        items.extend({"file": u.file(j), "class": idx, "split": "train", "synthetic": True, "z_index": j}
-                     for j in range(u.count))
-    plan = _plan_record(loaded, opts, units)
+        if u.kind == "style" and styles is not None:
+            items.extend({"file": u.file(j), "class": idx, "split": "train", "synthetic": True,
+                          "style": styles.names[j], "style_index": j} for j in range(u.count))
+        else:
+            items.extend({"file": u.file(j), "class": idx, "split": "train", "synthetic": True, "z_index": j}
+                         for j in range(u.count))
+    plan = _plan_record(loaded, opts, units, styles)
     plan.pop("status")
+    extras: dict[str, Any] = {}
+    if styles is not None:
+        extras = {"styles": {"name": "style", "source": str(styles.root.resolve())}, "flip": False}
     manifest = new_manifest("synthetic", classes, items, size=loaded.resolution,
                             generator={k: v for k, v in plan.items() if k not in ("format", "version", "units")},
-                            units=plan["units"], batch_size=opts.batch_size, precision=plan["precision"])
+                            units=plan["units"], batch_size=opts.batch_size, precision=plan["precision"], **extras)
     atomic_write_json(out / MANIFEST_NAME, manifest)
     return manifest
 
@@ -432,7 +629,9 @@ def write_merged(out: Path, synthetic: dict[str, Any], real_index: Any, folder: 
     dataset.json listing every item with its split, which `train` reads (real test-split images
     stay in the manifest as "test" and out of the ImageFolder view, so no reader trains on them).
     Synthetic images of an existing class join that class; mixed identities are new classes.
-    Where symbolic links are impossible, the manifest points at the files by absolute path."""
+    Where symbolic links are impossible, the manifest points at the files by absolute path.
+    Items keep their "style" (synthetic ones as "synthetic/<style>", apart from the real groups),
+    the real manifest's "styles" spec is kept, and "flip": false in either manifest carries over."""
     root = out / folder
     names = list(real_index.class_names)
     by_name = {n: i for i, n in enumerate(names)}
@@ -445,26 +644,38 @@ def write_merged(out: Path, synthetic: dict[str, Any], real_index: Any, folder: 
         syn_label.append(by_name[key])
     folders = class_folders(names)
     entries: list[tuple[Path, int, str | None, str, bool]] = []  # source, label, split, link name, synthetic
-    for f, y, s in zip(real_index.files, real_index.labels, real_index.splits):
+    real_styles = getattr(real_index, "styles", None) or [None] * len(real_index.files)
+    item_styles: list[str | None] = []
+    for f, y, s, st in zip(real_index.files, real_index.labels, real_index.splits, real_styles):
         rel = Path(f).resolve()
         entries.append((rel, y, s, f"real_{_flat(rel, real_index.root)}", False))
+        item_styles.append(st)
     for it in synthetic["items"]:
         src = (out / it["file"]).resolve()
         entries.append((src, syn_label[it["class"]], "train", f"syn_{it['file'].replace('/', '_')}", True))
+        item_styles.append(f"synthetic/{it['style']}" if it.get("style") is not None else None)
     links = _try_links(root, entries, folders)
     counts = [0] * len(names)
     items = []
-    for (src, y, s, link, syn), linked in zip(entries, links):
+    for (src, y, s, link, syn), linked, st in zip(entries, links, item_styles):
         counts[y] += 1
         file = f"{folders[y]}/{link}" if linked else str(src)
         item: dict[str, Any] = {"file": file, "class": y, "split": s, "synthetic": syn}
+        if st is not None:
+            item["style"] = st
         if linked:
             item["source"] = str(src)
         items.append(item)
     classes = [{"index": i, "name": n, "folder": folders[i], "count": counts[i]} for i, n in enumerate(names)]
+    real_manifest = getattr(real_index, "manifest", None) or {}
+    extras: dict[str, Any] = {}
+    if real_manifest.get("flip", True) is False or synthetic.get("flip", True) is False:
+        extras["flip"] = False  # characters: neither part may be mirrored
+    if isinstance(real_manifest.get("styles"), dict):
+        extras["styles"] = real_manifest["styles"]  # its reference group still draws the contents
     manifest = new_manifest("merged", classes, items, sources={"real": str(Path(real_index.root).resolve()),
                                                         "synthetic": str(out.resolve())},
-                            size=synthetic.get("size"))
+                            size=synthetic.get("size"), **extras)
     atomic_write_json(root / MANIFEST_NAME, manifest)
     return root
 

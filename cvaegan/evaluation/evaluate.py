@@ -40,6 +40,7 @@ from cvaegan.evaluation import metrics as M
 from cvaegan.evaluation.edits import evaluate_edits
 from cvaegan.evaluation.fidelity import artifact_ratios, reconstruction_quality
 from cvaegan.evaluation.judge import heldout_rows, judge_outputs, load_judge, relative_names, to_float
+from cvaegan.evaluation.stylize import evaluate_stylize_session
 from cvaegan.pipelines.sample import sample
 from cvaegan.runtime.atomic import atomic_write_json
 from cvaegan.runtime.errors import CvaeganError
@@ -89,6 +90,8 @@ def evaluate(opts: EvaluateOptions, console: Console | None = None) -> dict[str,
     out = Path(opts.out) if opts.out else default_out(opts.ckpt, opts.seed)
     if "edit" in session.capabilities:  # an attribute editor: scored by its edits (evaluation/edits.py)
         return evaluate_edits(session, opts, out, console)
+    if "stylize" in session.capabilities:  # style transfer: scored on held-out fonts (evaluation/stylize.py)
+        return evaluate_stylize_session(session, opts, out, console)
     require(session, ("generate",), "evaluate")
     model, device, names = session.model, session.device, session.class_names
     judge, jstate = load_judge(opts.judge, device, kind="class")

@@ -407,14 +407,16 @@ def _u8_to_float(x: Tensor) -> Tensor:
     return from_hwc_uint8(x).contiguous()
 
 
-def augment(x: Tensor, gen: torch.Generator) -> Tensor:
-    """Random horizontal flip and a random shift of up to R/8 pixels (reflect padding), per image.
-    Faces are roughly aligned, so this is mild on purpose. (Face attributes such as CelebA's do
-    not depend on left/right, so the flip is safe for attribute judges too.)"""
+def augment(x: Tensor, gen: torch.Generator, flip: bool = True) -> Tensor:
+    """Random horizontal flip (unless `flip` is False) and a random shift of up to R/8 pixels
+    (reflect padding), per image. Faces are roughly aligned, so this is mild on purpose. (Face
+    attributes such as CelebA's do not depend on left/right, so the flip is safe for attribute
+    judges too; characters are not mirror-symmetric, and their manifests say `"flip": false`.)"""
     b, _, r, _ = x.shape
     pad = max(1, r // 8)
-    flip = torch.rand(b, generator=gen, device=x.device) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    if flip:
+        mirror = torch.rand(b, generator=gen, device=x.device) < 0.5
+        x = torch.where(mirror[:, None, None, None], x.flip(3), x)
     xp = F.pad(x, (pad, pad, pad, pad), mode="reflect")
     dy = torch.randint(0, 2 * pad + 1, (b,), generator=gen, device=x.device)
     dx = torch.randint(0, 2 * pad + 1, (b,), generator=gen, device=x.device)
@@ -423,6 +425,12 @@ def augment(x: Tensor, gen: torch.Generator) -> Tensor:
     cols = (dx[:, None] + base)[:, None, :]          # (b, 1, r)
     bidx = torch.arange(b, device=x.device)[:, None, None]
     return xp.permute(0, 2, 3, 1)[bidx, rows, cols].permute(0, 3, 1, 2).contiguous()
+
+
+def flips(cache: ImageCache) -> bool:
+    """Whether training images of this dataset may be mirrored: not when its manifest says
+    `"flip": false` (characters, whose mirror image is another glyph or none)."""
+    return (cache.index.manifest or {}).get("flip", True) is not False
 
 
 def default_judge_path(data: Path, resolution: int, kind: str = "class") -> Path:
@@ -526,6 +534,7 @@ def train_judge(opts: JudgeTrainOptions, console: Console | None = None) -> Judg
     steps_per_epoch = max(1, len(split.train) // bs)
     total = opts.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=opts.lr, total_steps=total, pct_start=0.15)
+    flip = flips(cache)
     gen_cpu = torch.Generator().manual_seed(opts.seed)
     gen_dev = torch.Generator(device=device).manual_seed(opts.seed + 1)
     history: list[dict[str, float]] = []
@@ -539,7 +548,7 @@ def train_judge(opts: JudgeTrainOptions, console: Console | None = None) -> Judg
             correct = torch.zeros((), device=device)
             for s in range(steps_per_epoch):
                 idx = order[s * bs:(s + 1) * bs]
-                x, y = augment(_u8_to_float(u8_train[idx]), gen_dev), y_train[idx]
+                x, y = augment(_u8_to_float(u8_train[idx]), gen_dev, flip), y_train[idx]
                 logits, _ = net(x)
                 loss = tg.loss(logits, y)
                 opt.zero_grad(set_to_none=True)
@@ -562,7 +571,8 @@ def train_judge(opts: JudgeTrainOptions, console: Console | None = None) -> Judg
     names = relative_names(cache)
     train_opts: dict[str, Any] = {"epochs": opts.epochs, "batch_size": bs, "lr": opts.lr,
                                   "weight_decay": opts.weight_decay, "seed": opts.seed,
-                                  "augment": "flip + shift ≤ R/8", "history": history}
+                                  "augment": "flip + shift ≤ R/8" if flip else "shift ≤ R/8 (manifest: no flip)",
+                                  "flip": flip, "history": history}
     extra: dict[str, Any] = {}
     if kind == "class":
         train_acc = float((logits_tr.argmax(1) == y_tr).double().mean())

@@ -23,10 +23,13 @@ EPILOG = """[bold]Examples[/]
   [dim]# real + synthetic in aug/merged/ (symlinks), then train on it[/]
   cvaegan augment --per-class 200 --merge-with data/faces --out aug/
   cvaegan train aug/merged
+  [dim]# a saae model: every character in the font of each image in fonts/[/]
+  cvaegan augment --style-from fonts/ --merge-with data/chars --out aug/
 
 Writes OUT/<class>/<nnnnn>.png, OUT/dataset.json (each new identity's
-classes, weights and seed) and OUT/augment.json (plan and run record).
-Rerunning the same command resumes an interrupted run.
+classes, weights and seed; with --style-from each image's style) and
+OUT/augment.json (plan and run record). Rerunning the same command resumes
+an interrupted run (with --style-from: only with the same style images).
 """
 
 
@@ -34,6 +37,10 @@ def augment_cmd(
     per_class: int = typer.Option(0, "--per-class", help="New images for every existing class."),
     new_identities: int = typer.Option(0, "--new-identities", help="New identities, each mixing 3 classes."),
     per_identity: int = typer.Option(0, "--per-identity", help="Images per new identity."),
+    style_from: Path = typer.Option(None, "--style-from", help="Folder of style images (e.g. one per new "
+                                    "font): every class drawn in each one's style, image j of a class in "
+                                    "the style of the j-th file (sorted paths); a 'stylize' model (saae). "
+                                    "An unreadable image is an error."),
     merge_with: Path = typer.Option(None, "--merge-with", help="Real dataset to combine with: writes "
                                     "OUT/merged (symlinks + dataset.json), no image copied."),
     out: Path = typer.Option(Path("augmented"), "--out", "-o", help="Output dataset folder."),
@@ -52,16 +59,20 @@ def augment_cmd(
     precision: str = typer.Option("auto", "--precision", help="auto, bf16 or fp32 (auto: bf16 where the device "
                                   "computes it natively); recorded in augment.json and kept on resume."),
 ) -> None:
-    """Generate synthetic training data: more images of existing classes and/or new mixed identities."""
+    """Generate synthetic training data: more images of existing classes and/or new mixed identities,
+    or every class in the styles of example images."""
     opts = AugmentOptions(per_class=per_class, new_identities=new_identities, per_identity=per_identity,
                           seed=seed, batch_size=batch_size, writers=writers, png_level=png_level,
-                          fsync=not no_fsync, precision=precision, overwrite=overwrite)
-    loaded = open_session(ckpt, runs, device, precision, needs=("generate",), purpose="augment")
+                          fsync=not no_fsync, precision=precision, overwrite=overwrite, style_from=style_from)
+    opts.validate()  # option conflicts before the checkpoint is read
+    purpose = "augment --style-from" if style_from is not None else "augment"
+    loaded = open_session(ckpt, runs, device, precision, needs=opts.needs, purpose=purpose)
     opts.validate(loaded.num_classes)
     if dry:
         d = dry_run(loaded, out, opts)
+        styled = f" ({d.units:,} classes × {d.total // max(d.units, 1):,} styles)" if style_from is not None else ""
         typer.echo(f"would write {d.pending:,} images ({d.total:,} planned, {d.existing:,} already in {out}) "
-                   f"in {d.units:,} class folders, {loaded.resolution}×{loaded.resolution} PNG, about "
+                   f"in {d.units:,} class folders{styled}, {loaded.resolution}×{loaded.resolution} PNG, about "
                    f"{_size(d.bytes)} ({_size(d.bytes_per_image)} an image, from {d.sampled} rendered samples)"
                    + (f"; plus {merge_with} merged by symlinks under {out / 'merged'}" if merge_with else ""))
         return

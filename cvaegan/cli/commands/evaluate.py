@@ -11,6 +11,7 @@ from cvaegan.cli import shared
 from cvaegan.cli.errors import cli_errors
 from cvaegan.evaluation.edits import edit_table
 from cvaegan.evaluation.evaluate import EvaluateOptions, evaluate, results_table
+from cvaegan.evaluation.stylize import stylize_table
 from cvaegan.runtime.checkpoint_io import resolve_checkpoint
 
 EPILOG = """[bold]Examples[/]
@@ -56,7 +57,8 @@ def evaluate_cmd(
     rec = evaluate(EvaluateOptions(ckpt=path, judge=judge, data=data, per_class=per_class, seed=seed, device=device,
                                    precision=precision, batch_size=batch_size, inception=inception, out=out,
                                    workers=workers, cache_dir=cache_dir, edit_images=edit_images), console)
-    Console().print(edit_table(rec) if rec.get("kind") == "edit" else results_table(rec))
+    tables = {"edit": edit_table, "stylize": stylize_table}
+    Console().print(tables.get(rec.get("kind"), results_table)(rec))
     for note in rec.get("notes", []):
         console.print(f"[yellow]note:[/] {note}")
     typer.echo(f"wrote {rec['json']}")
