@@ -174,3 +174,31 @@ def test_content_items_take_the_reference_style(tmp_path):
     got = content_items(cache)
     assert [cache.style_names[cache.styles[i]] for i in got] == ["b", "b"]
     assert [int(cache.labels[i]) for i in got] == [0, 1]
+
+
+def test_training_never_mirrors_a_flip_false_dataset(tmp_path, monkeypatch):
+    """`"flip": false` in the manifest (characters) turns the loader's random flip off, even though
+    `--flip` is on by default; the model's content images are the reference style's."""
+    import json
+
+    from cvaegan.pipelines import train as T
+    (tmp_path / "d").mkdir()
+    cache = _styled_cache(tmp_path / "d", ["a", "b", "a", "b"], [0, 0, 1, 1], reference="b")
+    man = json.loads((tmp_path / "d" / "dataset.json").read_text())
+    man["flip"] = False
+    (tmp_path / "d" / "dataset.json").write_text(json.dumps(man))
+    seen = {}
+    real = T.DeviceBatches
+
+    def spy(*a, **kw):
+        seen.update(kw)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(T, "DeviceBatches", spy)
+    res = T.train(T.TrainOptions(data=tmp_path / "d", out=tmp_path / "runs", name="r", model="saae", resolution=32,
+                                 width=0.125, latent_dim=8, batch_size=4, steps=1, device="cpu", workers=0,
+                                 cache_dir=tmp_path / "cache", sample_every=10, ckpt_every=10, precision="fp32"))
+    assert seen["flip"] is False and seen["styled"] is True
+    from cvaegan.session import open_session
+    contents = open_session(res.checkpoint, device="cpu", precision="fp32").model.contents
+    assert torch.equal(contents[0], T.cache_images(cache, np.array([1]))[0])  # class 0 in style "b"

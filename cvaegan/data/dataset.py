@@ -332,6 +332,12 @@ class DeviceBatches:
             self._pool = None
 
 
+def may_flip(cache: ImageCache) -> bool:
+    """Whether training images of this dataset may be mirrored: not when its manifest says
+    `"flip": false` (characters, whose mirror image is another glyph or none)."""
+    return (cache.index.manifest or {}).get("flip", True) is not False
+
+
 def cache_images(cache: ImageCache, idx: np.ndarray) -> torch.Tensor:
     """The cached images at `idx` as float (n, 3, R, R) in [-1, 1] on the CPU."""
     return from_hwc_uint8(torch.from_numpy(np.ascontiguousarray(cache.images[np.asarray(idx)])))

@@ -59,7 +59,7 @@ from rich.console import Console
 from torch import Tensor, nn
 
 from cvaegan import __version__
-from cvaegan.data.dataset import ImageCache, build_cache
+from cvaegan.data.dataset import ImageCache, build_cache, may_flip
 from cvaegan.data.images import from_hwc_uint8
 from cvaegan.runtime.atomic import atomic_write_json
 from cvaegan.runtime.checkpoint_io import load_weights_only, torch_save_atomic
@@ -427,12 +427,6 @@ def augment(x: Tensor, gen: torch.Generator, flip: bool = True) -> Tensor:
     return xp.permute(0, 2, 3, 1)[bidx, rows, cols].permute(0, 3, 1, 2).contiguous()
 
 
-def flips(cache: ImageCache) -> bool:
-    """Whether training images of this dataset may be mirrored: not when its manifest says
-    `"flip": false` (characters, whose mirror image is another glyph or none)."""
-    return (cache.index.manifest or {}).get("flip", True) is not False
-
-
 def default_judge_path(data: Path, resolution: int, kind: str = "class") -> Path:
     """judges/<data>-<R>.pt, or judges/<data>-<R>-attributes.pt (the two kinds never overwrite
     each other by default)."""
@@ -534,7 +528,7 @@ def train_judge(opts: JudgeTrainOptions, console: Console | None = None) -> Judg
     steps_per_epoch = max(1, len(split.train) // bs)
     total = opts.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=opts.lr, total_steps=total, pct_start=0.15)
-    flip = flips(cache)
+    flip = may_flip(cache)
     gen_cpu = torch.Generator().manual_seed(opts.seed)
     gen_dev = torch.Generator(device=device).manual_seed(opts.seed + 1)
     history: list[dict[str, float]] = []

@@ -45,7 +45,7 @@ from cvaegan import __version__
 from cvaegan.core.arch import ModelConfig
 from cvaegan.core.condition import ConditionSpec
 from cvaegan.core.family import Family
-from cvaegan.data.dataset import DeviceBatches, ImageCache, build_cache, cache_images, content_items
+from cvaegan.data.dataset import DeviceBatches, ImageCache, build_cache, cache_images, content_items, may_flip
 from cvaegan.data.images import save_grid
 from cvaegan.data.naming import resolve_name
 from cvaegan.families import registry
@@ -243,7 +243,7 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
             net.compile()  # in place: state_dict keys, and so checkpoints, are unchanged
     optimizers = family.make_optimizers(model)
 
-    flip = opts.flip and (cache.index.manifest or {}).get("flip", True) is not False  # characters: never
+    flip = opts.flip and may_flip(cache)  # characters: never
     batches = DeviceBatches(cache, opts.batch_size, device, flip=flip, memory_format=mf,
                             rank=ctx.rank, world_size=ctx.world_size, pairs=family.batch == "pairs",
                             styled=family.batch == "styled")
