@@ -1,6 +1,6 @@
 """What every family's training step does the same way: route each objective's gradient into its
 own networks only, draw z by the reparameterisation trick, and run a forward on fakes without
-moving a network's batch-norm statistics."""
+moving a network's batch-norm statistics; and the eval-mode switch its inference methods use."""
 
 from __future__ import annotations
 
@@ -69,3 +69,15 @@ def frozen_bn_statistics(module: nn.Module) -> Iterator[None]:
     finally:
         for bn, mom in zip(bns, saved):
             bn.momentum = mom
+
+
+@contextlib.contextmanager
+def eval_mode(net: nn.Module) -> Iterator[None]:
+    """Run `net` in eval mode (batch-norm running statistics) and restore its mode after: a
+    model's inference methods are called between training steps (grids, evaluation)."""
+    was = net.training
+    net.eval()
+    try:
+        yield
+    finally:
+        net.train(was)

@@ -42,7 +42,6 @@ from torch import Tensor
 from cvaegan import __version__
 from cvaegan.data.dataset import ImageCache, build_cache
 from cvaegan.data.images import save_grid
-from cvaegan.evaluation import metrics as M
 from cvaegan.evaluation.fidelity import reconstruction_quality
 from cvaegan.evaluation.judge import JudgeNet, cache_splits, judge_outputs, load_judge, relative_names, to_float
 from cvaegan.runtime.atomic import atomic_write_json

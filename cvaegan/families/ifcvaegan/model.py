@@ -3,12 +3,11 @@ attributes, reconstruct, and edit (the same z with other attribute values)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 
 import torch
 from torch import Tensor, nn
 
+from cvaegan.core.updates import eval_mode
 from cvaegan.families.ifcvaegan.config import IFConfig
 from cvaegan.families.ifcvaegan.networks import build_networks
 
@@ -36,13 +35,13 @@ class IFCVAEGAN(nn.Module):
     @torch.no_grad()
     def generate(self, z: Tensor, y: Tensor) -> Tensor:
         """x = G(z, y) in [-1, 1] (G in eval mode); y is the attribute vector, 0/1 or in between."""
-        with _eval(self.G):
+        with eval_mode(self.G):
             return self.G(z, y)[0].float()
 
     @torch.no_grad()
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(μ, log σ², P(attribute | x)) from E in eval mode."""
-        with _eval(self.E):
+        with eval_mode(self.E):
             (mu, logvar), logits, _ = self.E(x)
             return mu.float(), logvar.float(), torch.sigmoid(logits.float())
 
@@ -65,13 +64,3 @@ class IFCVAEGAN(nn.Module):
         mu, _, y_hat = self.encode(x)
         y_new = torch.where(mask.to(y_hat.device), values.to(y_hat), y_hat)
         return self.generate(mu, y_new), y_new
-
-
-@contextlib.contextmanager
-def _eval(net: nn.Module) -> Iterator[None]:
-    was = net.training
-    net.eval()
-    try:
-        yield
-    finally:
-        net.train(was)

@@ -9,13 +9,12 @@ and a resumed run must continue in the same stage.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from cvaegan.core.updates import eval_mode
 from cvaegan.families.saae.config import SAAEConfig
 from cvaegan.families.saae.networks import build_networks
 
@@ -62,7 +61,7 @@ class SAAE(nn.Module):
     @torch.no_grad()
     def stylize(self, content: Tensor, style: Tensor) -> Tensor:
         """The content images drawn in the style images' style, in [-1, 1] (eval mode)."""
-        with _eval(self.nets):
+        with eval_mode(self.nets):
             return self.forward_g(content, style).float()
 
     @torch.no_grad()
@@ -81,19 +80,9 @@ class SAAE(nn.Module):
         """D's class probabilities over the k real classes (multi-class D only)."""
         if self.cfg.loss.discriminator != "multi":
             raise ValueError("a binary D does not classify")
-        with _eval(self.D):
+        with eval_mode(self.D):
             return torch.softmax(self.D(x)[0].float()[:, : self.num_classes], 1)
 
 
 def _sync_step(module: nn.Module, incompatible: Any) -> None:
     module.step = int(module.steps_done)
-
-
-@contextlib.contextmanager
-def _eval(net: nn.Module) -> Iterator[None]:
-    was = net.training
-    net.eval()
-    try:
-        yield
-    finally:
-        net.train(was)

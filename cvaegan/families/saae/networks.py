@@ -18,9 +18,8 @@ paper names only the max-pool).
 
 from __future__ import annotations
 
-from torch import Tensor, nn
-
 import torch
+from torch import Tensor, nn
 
 from cvaegan.core.arch import ModelConfig
 from cvaegan.core.layers import ch, dcgan_init
