@@ -27,6 +27,8 @@ EPILOG = """[bold]Examples[/]
   [dim]# attribute editing (IFcVAE-GAN) on prepared CelebA[/]
   cvaegan train data/celeba --model ifcvaegan \\
       --attributes Smiling,Eyeglasses,Mouth_Slightly_Open
+  [dim]# style transfer (SAAE) on prepared characters: fonts as styles[/]
+  cvaegan train data/chars --model saae -r 32 --width 0.5
   cvaegan train data/faces --nproc 4 -b 256   [dim]# 4 GPUs, 64 images each[/]
   torchrun --nproc_per_node 8 -m cvaegan train data/faces \\
       -b 512 --sync-bn
@@ -87,8 +89,8 @@ def train_cmd(
     precision: str = typer.Option("auto", "--precision", help="auto, bf16 or fp32. auto: bf16 autocast where "
                                   "the device computes bf16 natively (CUDA; CPUs with AVX512-BF16/AMX), else fp32."),
 ) -> None:
-    """Train CVAE-GAN (or a baseline) on a folder of class subfolders, or IFcVAE-GAN on their
-    per-image attributes.
+    """Train CVAE-GAN (or a baseline) on a folder of class subfolders, IFcVAE-GAN on their
+    per-image attributes, or SAAE on their style groups (fonts).
 
     Writes runs/<name>/: checkpoints/latest.pt (+ periodic ones), samples/*.png grids with fixed z,
     log.jsonl with every loss term and images/s, config.json. Ctrl-C saves a checkpoint; --resume
