@@ -5,8 +5,10 @@ name."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, ClassVar
+
+from cvaegan.core.arch import ModelConfig
 
 
 def check_weights(obj: Any, names: tuple[str, ...]) -> None:
@@ -61,3 +63,47 @@ def known_fields(cls: type, d: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
     return dict(d)
+
+
+@dataclass
+class SingleModelConfig:
+    """The config of a family with one model: the shared architecture plus the family's loss and
+    optimiser settings, as a checkpoint stores them. A subclass sets `family`, `model_name` and
+    `networks`, and declares `loss` and `optim` fields whose default factories are their types."""
+
+    model: ModelConfig
+    family: ClassVar[str]
+    model_name: ClassVar[str]
+    networks: ClassVar[tuple[str, ...]]
+
+    def __post_init__(self) -> None:
+        if self.model.model != self.model_name:
+            raise ValueError(f"the {self.family} family has the model '{self.model_name}', not {self.model.model!r}")
+
+    @property
+    def num_classes(self) -> int:
+        return self.model.num_classes
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def _types(cls) -> tuple[type, type]:
+        f = {x.name: x for x in fields(cls)}
+        return f["loss"].default_factory, f["optim"].default_factory  # type: ignore[return-value]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        loss_t, optim_t = cls._types()
+        return cls(ModelConfig(**known_fields(ModelConfig, d["model"])),
+                   loss_t(**known_fields(loss_t, d.get("loss", {}))),
+                   optim_t(**known_fields(optim_t, d.get("optim", {}))))
+
+    @classmethod
+    def new(cls, arch: ModelConfig, loss: Any = None, optim: Any = None) -> Any:
+        """The family's `Family.new_config`: None takes the default settings; settings of another
+        family are refused."""
+        loss_t, optim_t = cls._types()
+        if loss is not None and not isinstance(loss, loss_t) or optim is not None and not isinstance(optim, optim_t):
+            raise ValueError(f"a {cls.family} config takes a {loss_t.__name__} and a {optim_t.__name__}")
+        return cls(arch, loss if loss is not None else loss_t(), optim if optim is not None else optim_t())

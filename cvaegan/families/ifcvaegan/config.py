@@ -17,11 +17,10 @@ sum grows with the pixel count and the BCE does not, so at 64×64 the same balan
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from cvaegan.core.arch import ModelConfig
-from cvaegan.core.settings import Preset, check_adam, check_weights, known_fields
+from cvaegan.core.settings import Preset, SingleModelConfig, check_adam, check_weights
 from cvaegan.core.settings import from_preset as core_from_preset
 
 NETWORKS = ("E", "G", "D", "A")
@@ -87,30 +86,12 @@ def from_preset(name: str, **overrides: Any) -> tuple[IFLossConfig, IFOptimConfi
 
 
 @dataclass
-class IFConfig:
+class IFConfig(SingleModelConfig):
     """`model.num_classes` is the number of binary attributes y the model conditions on (the
     length of c, as for every family); their names are the checkpoint's condition."""
 
-    model: ModelConfig
     loss: IFLossConfig = field(default_factory=IFLossConfig)
     optim: IFOptimConfig = field(default_factory=IFOptimConfig)
-
-    def __post_init__(self) -> None:
-        if self.model.model != MODEL:
-            raise ValueError(f"the ifcvaegan family has the model '{MODEL}', not {self.model.model!r}")
-
+    family = "ifcvaegan"
+    model_name = MODEL
     networks = NETWORKS
-
-    @property
-    def num_classes(self) -> int:
-        return self.model.num_classes
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "IFConfig":
-        return cls(ModelConfig(**known_fields(ModelConfig, d["model"])),
-                   IFLossConfig(**known_fields(IFLossConfig, d.get("loss", {}))),
-                   IFOptimConfig(**known_fields(IFOptimConfig, d.get("optim", {}))))
-

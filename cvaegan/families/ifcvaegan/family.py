@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cvaegan.core.arch import ModelConfig
 from cvaegan.core.batch import Batch
 from cvaegan.core.family import Family, ModelSpec, Phase
 from cvaegan.families.ifcvaegan.config import MODEL, NETWORKS, PRESETS, IFConfig, IFLossConfig, IFOptimConfig, from_preset
@@ -19,12 +18,6 @@ MODELS = (
               frozenset({"edit"}),
               "IFcVAE-GAN (Creswell & Mohamied 2017): edit binary attributes, keep the identity"),
 )
-
-
-def _new_config(arch: ModelConfig, loss: IFLossConfig | None = None, optim: IFOptimConfig | None = None) -> IFConfig:
-    if loss is not None and not isinstance(loss, IFLossConfig) or optim is not None and not isinstance(optim, IFOptimConfig):
-        raise ValueError("an ifcvaegan config takes an IFLossConfig and an IFOptimConfig")
-    return IFConfig(arch, loss if loss is not None else IFLossConfig(), optim if optim is not None else IFOptimConfig())
 
 
 def _train_step(model: IFCVAEGAN, optimizers: dict[str, Any], batch: Batch, generator: Any,
@@ -44,7 +37,7 @@ FAMILY = Family(
     summary="IFcVAE-GAN: attribute editing with an adversarially factorised identity code",
     models=MODELS,
     config_from_dict=IFConfig.from_dict,
-    new_config=_new_config,
+    new_config=IFConfig.new,
     settings=_settings,
     presets=tuple(PRESETS),
     build=IFCVAEGAN,

@@ -16,11 +16,10 @@ The three-step schedule (`recon_steps`, `d_steps`) is our reading of §2.4, whic
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
-from cvaegan.core.arch import ModelConfig
-from cvaegan.core.settings import Preset, check_adam, check_weights, known_fields
+from cvaegan.core.settings import Preset, SingleModelConfig, check_adam, check_weights
 from cvaegan.core.settings import from_preset as core_from_preset
 
 NETWORKS = ("Ec", "Es", "Dec", "D")
@@ -98,28 +97,11 @@ def from_preset(name: str, **overrides: Any) -> tuple[SAAELossConfig, SAAEOptimC
 
 
 @dataclass
-class SAAEConfig:
+class SAAEConfig(SingleModelConfig):
     """`model.num_classes` is k, the content classes; `model.latent_dim` the style vector's size."""
 
-    model: ModelConfig
     loss: SAAELossConfig = field(default_factory=SAAELossConfig)
     optim: SAAEOptimConfig = field(default_factory=SAAEOptimConfig)
-
-    def __post_init__(self) -> None:
-        if self.model.model != MODEL:
-            raise ValueError(f"the saae family has the model '{MODEL}', not {self.model.model!r}")
-
+    family = "saae"
+    model_name = MODEL
     networks = NETWORKS
-
-    @property
-    def num_classes(self) -> int:
-        return self.model.num_classes
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SAAEConfig":
-        return cls(ModelConfig(**known_fields(ModelConfig, d["model"])),
-                   SAAELossConfig(**known_fields(SAAELossConfig, d.get("loss", {}))),
-                   SAAEOptimConfig(**known_fields(SAAEOptimConfig, d.get("optim", {}))))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cvaegan.core.arch import ModelConfig
 from cvaegan.core.batch import Batch
 from cvaegan.core.family import Family, ModelSpec, Phase
 from cvaegan.families.saae.config import (GENERATOR, MODEL, NETWORKS, PRESETS, SAAEConfig, SAAELossConfig,
@@ -18,14 +17,6 @@ MODELS = (
     ModelSpec(MODEL, NETWORKS, (Phase("stylize", ("D", GENERATOR)),), frozenset({"stylize"}),
               "SAAE (stylized adversarial autoencoder): a content image drawn in another image's style"),
 )
-
-
-def _new_config(arch: ModelConfig, loss: SAAELossConfig | None = None,
-                optim: SAAEOptimConfig | None = None) -> SAAEConfig:
-    if loss is not None and not isinstance(loss, SAAELossConfig) or optim is not None and not isinstance(optim, SAAEOptimConfig):
-        raise ValueError("an saae config takes an SAAELossConfig and an SAAEOptimConfig")
-    return SAAEConfig(arch, loss if loss is not None else SAAELossConfig(),
-                      optim if optim is not None else SAAEOptimConfig())
 
 
 def _train_step(model: SAAE, optimizers: dict[str, Any], batch: Batch, generator: Any,
@@ -45,7 +36,7 @@ FAMILY = Family(
     summary="SAAE: content from one image, style from another (two encoders, a (k+1)-class D)",
     models=MODELS,
     config_from_dict=SAAEConfig.from_dict,
-    new_config=_new_config,
+    new_config=SAAEConfig.new,
     settings=_settings,
     presets=tuple(PRESETS),
     build=SAAE,
