@@ -645,3 +645,33 @@ def test_kill_9_during_prepare_then_rerun_completes_consistently(tmp_path):
         with Image.open(f) as im:
             assert im.size == (32, 32)
     assert not list(out.rglob("*.tmp"))
+
+
+def test_merged_view_of_a_split_view_keeps_same_named_files_of_one_class_apart(tmp_path):
+    """A split-view manifest (absolute paths outside its folder, as benchmarks/fidelity.py writes)
+    whose class holds two files called 1.png from different folders: the merged view must link
+    both, not let the second replace the first."""
+    from PIL import Image
+
+    from cvaegan.apps.augment import write_merged
+    from cvaegan.data.manifest import MANIFEST_NAME, index_dataset, new_manifest
+
+    src = tmp_path / "photos"
+    files = {}
+    for folder, colour in (("a", (255, 0, 0)), ("b", (0, 0, 255)), ("c", (0, 255, 0))):
+        (src / folder).mkdir(parents=True)
+        files[folder] = src / folder / "1.png"
+        Image.new("RGB", (16, 16), colour).save(files[folder])
+    items = [{"file": str(files["a"]), "class": 0, "split": "train"},
+             {"file": str(files["b"]), "class": 0, "split": "train"},
+             {"file": str(files["c"]), "class": 1, "split": "test"}]
+    view = tmp_path / "view"
+    view.mkdir()
+    (view / MANIFEST_NAME).write_text(json.dumps(new_manifest(
+        "split-view", [{"index": 0, "name": "p"}, {"index": 1, "name": "q"}], items, sources=[str(src)])))
+    root = write_merged(tmp_path / "aug", {"classes": [], "items": []}, index_dataset(view))
+    merged = index_dataset(root)
+    train = sorted(str(Path(f).resolve()) for f, s in zip(merged.files, merged.splits) if s == "train")
+    assert train == sorted([str(files["a"].resolve()), str(files["b"].resolve())])
+    linked = sorted(str(p.resolve()) for p in root.rglob("*.png") if p.is_symlink())
+    assert linked == train

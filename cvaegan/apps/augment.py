@@ -40,7 +40,7 @@ from rich.console import Console
 
 from cvaegan.data.dataset import load_image_square
 from cvaegan.data.images import from_hwc_uint8, to_hwc_uint8
-from cvaegan.data.manifest import IMAGE_EXTENSIONS, MANIFEST_NAME, index_dataset, new_manifest
+from cvaegan.data.manifest import IMAGE_EXTENSIONS, MANIFEST_NAME, index_dataset, listed_sources, new_manifest
 from cvaegan.data.naming import distinct_folders
 from cvaegan.pipelines.sample import class_folders, safe_name
 from cvaegan.runtime.atomic import atomic_path, atomic_write_json, fsync_dir
@@ -654,6 +654,7 @@ def write_merged(out: Path, synthetic: dict[str, Any], real_index: Any, folder: 
         src = (out / it["file"]).resolve()
         entries.append((src, syn_label[it["class"]], "train", f"syn_{it['file'].replace('/', '_')}", True))
         item_styles.append(f"synthetic/{it['style']}" if it.get("style") is not None else None)
+    entries = _unique_links(entries)
     links = _try_links(root, entries, folders)
     counts = [0] * len(names)
     items = []
@@ -673,9 +674,10 @@ def write_merged(out: Path, synthetic: dict[str, Any], real_index: Any, folder: 
         extras["flip"] = False  # characters: neither part may be mirrored
     if isinstance(real_manifest.get("styles"), dict):
         extras["styles"] = real_manifest["styles"]  # its reference group still draws the contents
-    manifest = new_manifest("merged", classes, items, sources={"real": str(Path(real_index.root).resolve()),
-                                                        "synthetic": str(out.resolve())},
-                            size=synthetic.get("size"), **extras)
+    sources = {"real": str(Path(real_index.root).resolve()), "synthetic": str(out.resolve())}
+    for i, src in enumerate(listed_sources(real_manifest)):  # a split view's or merge's own sources:
+        sources[f"real_source_{i}"] = str(src)               # its unlinked test images live there
+    manifest = new_manifest("merged", classes, items, sources=sources, size=synthetic.get("size"), **extras)
     atomic_write_json(root / MANIFEST_NAME, manifest)
     return root
 
@@ -686,6 +688,24 @@ def _flat(path: Path, root: Path) -> str:
     except ValueError:
         rel = Path(path.name)
     return "_".join(rel.parts)
+
+
+def _unique_links(entries: list) -> list:
+    """Entries whose link names are unique within each class folder. A manifest that points at
+    files outside its own folder (a split view, absolute paths) names links by file name alone, so
+    two `1.png` of one class from different folders would otherwise share a link and the second
+    would silently replace the first: later ones get `-2`, `-3`, … before the extension."""
+    seen: set[tuple[int, str]] = set()
+    out = []
+    for src, y, split, link, syn in entries:
+        stem, suffix = os.path.splitext(link)
+        name, k = link, 1
+        while (y, name) in seen:
+            k += 1
+            name = f"{stem}-{k}{suffix}"
+        seen.add((y, name))
+        out.append((src, y, split, name, syn))
+    return out
 
 
 def _try_links(root: Path, entries: list, folders: list[str]) -> list[bool]:

@@ -118,7 +118,7 @@ def index_dataset(root: str | os.PathLike[str]) -> DatasetIndex:
         manifest = read_manifest(manifest_path)
         names, folders = _classes(manifest, manifest_path)
         if "items" in manifest:
-            allowed = [root.absolute(), *_sources(manifest)]
+            allowed = [root.absolute(), *listed_sources(manifest)]
             target_names = _target_names(manifest, manifest_path)
             files, labels, splits, targets, styles = [], [], [], [], []
             for item in _list(manifest["items"], "items", manifest_path):
@@ -184,7 +184,7 @@ def _target(item: dict[str, Any], dim: int, path: Path) -> list[float]:
     return [float(e) for e in v]
 
 
-def _sources(manifest: dict[str, Any]) -> list[Path]:
+def listed_sources(manifest: dict[str, Any]) -> list[Path]:
     """The datasets a merged or split-view manifest may point into (its `sources`, absolute)."""
     src = manifest.get("sources") or []
     values = list(src.values()) if isinstance(src, dict) else src if isinstance(src, list) else []
