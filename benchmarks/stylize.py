@@ -48,6 +48,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cvaegan.data.demo_faces import DemoDataConfig, write_demo_dataset  # noqa: E402
 from cvaegan.data.images import to_hwc_uint8  # noqa: E402
 from cvaegan.data.manifest import MANIFEST_NAME, index_dataset, new_manifest, read_manifest  # noqa: E402
 from cvaegan.evaluation.compare import CompareOptions, Variant, get_judge, run_variant  # noqa: E402
@@ -306,7 +307,8 @@ def _pct(v: float | None) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("data", type=Path, help="a `cvaegan prepare chars` output (style groups, test fonts)")
+    ap.add_argument("data", type=Path, help="a `cvaegan prepare chars` output (style groups, test fonts), "
+                                            "or with --cartoon-looks where to write the cartoon faces")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--minutes", type=float, default=20.0, help="training wall time of each SAAE run")
     ap.add_argument("--resolution", type=int, default=32)
@@ -328,7 +330,14 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--cache-dir", type=Path, default=None)
+    ap.add_argument("--cartoon-looks", type=int, default=0, metavar="N",
+                    help="faces instead of characters: write the demo's cartoon faces with N shared looks "
+                         "(pose, light, background; every fifth held out) to DATA unless there already")
+    ap.add_argument("--cartoon-classes", type=int, default=16, help="identities of --cartoon-looks")
     args = ap.parse_args()
+    if args.cartoon_looks:
+        write_demo_dataset(args.data, DemoDataConfig(num_classes=args.cartoon_classes, per_class=args.cartoon_looks,
+                                                     size=max(64, args.resolution), seed=args.seed, shared_looks=True))
     if args.augment_minutes is None:
         args.augment_minutes = args.minutes
     console = Console(stderr=True)

@@ -72,10 +72,18 @@ SMILE_RANGE = {True: (0.45, 0.5), False: (-0.4, 0.45)}
 
 @dataclass
 class DemoDataConfig:
+    """`shared_looks`: the style-transfer variant (SAAE). Image j of every identity shares one
+    "look" — pose, scale, rotation, lighting, background — with a neutral expression and no
+    glasses or hat, so "identity c in the look of image j" has an exact ground truth (the item of
+    class c and look j). Items carry the look as their `style`; each identity also gets a render in
+    the neutral look (the reference style: SAAE's content image); every fifth look is held out
+    (`split: test`: unseen styles), and `"flip": false` (a mirrored face is another look)."""
+
     num_classes: int = 8
     per_class: int = 200
     size: int = 64
     seed: int = 0
+    shared_looks: bool = False
 
 
 # --------------------------------------------------------------------------- traits and attributes
@@ -168,6 +176,27 @@ def sample_attributes(rng: np.random.Generator) -> dict[str, Any]:
     }
     for name in ATTRIBUTES:
         out[name] = bool(rng.random() < ATTRIBUTE_PROBABILITY[name])
+    return out
+
+
+NEUTRAL_LOOK = "neutral"
+LOOK_STREAM = 7002      # the looks' own random stream, apart from the identities' and images'
+LOOK_TEST_EVERY = 5     # look j is held out when j % 5 == 0
+NEUTRAL_SMILE = 0.47    # Smiling off at this amount: a straight mouth (curve ≈ 0, see SMILE_RANGE)
+
+
+def look_attributes(rng: np.random.Generator | None) -> dict[str, Any]:
+    """A shared look (`DemoDataConfig.shared_looks`): `sample_attributes`' pose, lighting and
+    background with a neutral expression and none of the binary attributes; `None` gives the
+    neutral look itself (centred, upright, unlit, on grey)."""
+    if rng is None:
+        out: dict[str, Any] = {"dx": 0.0, "dy": 0.0, "scale": 1.0, "rotation": 0.0, "smile_amount": NEUTRAL_SMILE,
+                               "light_angle": 0.0, "light_strength": 0.0, "background": [160, 160, 160]}
+    else:
+        out = sample_attributes(rng)
+        out["smile_amount"] = NEUTRAL_SMILE
+    for name in ATTRIBUTES:
+        out[name] = False
     return out
 
 
@@ -517,7 +546,8 @@ def _is_current(out_dir: Path, cfg: DemoDataConfig) -> bool:
     if not isinstance(manifest, dict) or manifest.get("config") != _config_record(cfg):
         return False
     items = manifest.get("items", [])
-    return len(items) == cfg.num_classes * cfg.per_class and all((out_dir / it["file"]).is_file() for it in items)
+    per_class = cfg.per_class + (1 if cfg.shared_looks else 0)
+    return len(items) == cfg.num_classes * per_class and all((out_dir / it["file"]).is_file() for it in items)
 
 
 def write_demo_dataset(out_dir: Path, cfg: DemoDataConfig,
@@ -533,27 +563,41 @@ def write_demo_dataset(out_dir: Path, cfg: DemoDataConfig,
         return out_dir
     traits = identity_traits(cfg)
     n_test = max(1, round(cfg.per_class * TEST_FRACTION)) if cfg.per_class >= 2 else 0
+    looks = [look_attributes(np.random.default_rng([cfg.seed, LOOK_STREAM, j])) for j in range(cfg.per_class)] \
+        if cfg.shared_looks else []
     classes, items = [], []
-    total, done = cfg.num_classes * cfg.per_class, 0
+    per_class = cfg.per_class + (1 if cfg.shared_looks else 0)
+    total, done = cfg.num_classes * per_class, 0
     for t in traits:
         folder = f"{t['index']:02d}_{t['name'].replace(' ', '_')}"
         (out_dir / folder).mkdir(parents=True, exist_ok=True)
-        classes.append({"index": t["index"], "name": t["name"], "folder": folder, "count": cfg.per_class})
-        for j in range(cfg.per_class):
-            attrs = sample_attributes(np.random.default_rng([cfg.seed, t["index"], j]))
-            rel = f"{folder}/{j:04d}.png"
+        classes.append({"index": t["index"], "name": t["name"], "folder": folder, "count": per_class})
+        for j in range(per_class):
+            if not cfg.shared_looks:
+                attrs = sample_attributes(np.random.default_rng([cfg.seed, t["index"], j]))
+                rel, split, style = f"{folder}/{j:04d}.png", "test" if j >= cfg.per_class - n_test else "train", None
+            elif j < cfg.per_class:
+                attrs, style = looks[j], f"{j:04d}"
+                rel, split = f"{folder}/look_{style}.png", "test" if j % LOOK_TEST_EVERY == 0 else "train"
+            else:
+                attrs, rel, split, style = look_attributes(None), f"{folder}/{NEUTRAL_LOOK}.png", "train", NEUTRAL_LOOK
             with atomic_path(out_dir / rel) as tmp:
                 render_face(t, attrs, cfg.size).save(tmp, format="PNG")
-            items.append({"file": rel, "class": t["index"],
-                          "split": "test" if j >= cfg.per_class - n_test else "train",
-                          "target": [1.0 if attrs[name] else 0.0 for name in ATTRIBUTES], "attributes": attrs})
+            item = {"file": rel, "class": t["index"], "split": split,
+                    "target": [1.0 if attrs[name] else 0.0 for name in ATTRIBUTES], "attributes": attrs}
+            if style is not None:
+                item["style"] = style
+            items.append(item)
             done += 1
             if progress:
                 progress(done, total)
+    extras: dict[str, Any] = {}
+    if cfg.shared_looks:
+        extras = {"styles": {"name": "look", "reference": NEUTRAL_LOOK}, "flip": False}
     manifest = new_manifest(kind="synthetic-faces", classes=classes, items=items, traits=traits,
                             seed=cfg.seed, size=cfg.size, config=_config_record(cfg),
                             targets={"names": list(ATTRIBUTES), "values": "1 = present, 0 = absent"},
                             attributes_note="per-image attributes vary within a class; traits do not; "
-                                            "render_item redraws an item with targets flipped")
+                                            "render_item redraws an item with targets flipped", **extras)
     atomic_write_json(out_dir / MANIFEST_NAME, manifest)
     return out_dir
