@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image
 
 from cvaegan.apps.common import tensor_to_array
 from cvaegan.apps.faces import InputMode, load_inputs
-from cvaegan.apps.paste import paste_edit
+from cvaegan.apps.paste import face_mask, write_face_result  # noqa: F401 (face_mask: re-exported)
 from cvaegan.data.images import grid_image, save_png
 from cvaegan.data.naming import resolve_name
 from cvaegan.runtime.atomic import atomic_write_json
@@ -29,9 +27,6 @@ from cvaegan.runtime.outputs import image_output
 from cvaegan.session import Session
 
 SWEEP_VALUES = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0)
-# The face region of an aligned crop (fractions of its side): an ellipse from the brows to the
-# chin and cheek to cheek around the template (eyes at y = 0.347, mouth at y = 0.656).
-FACE_CENTRE, FACE_RADII = (0.5, 0.52), (0.34, 0.40)
 
 
 def parse_sets(items: list[str], names: list[str]) -> dict[int, float]:
@@ -53,14 +48,6 @@ def parse_sets(items: list[str], names: list[str]) -> dict[int, float]:
             raise CvaeganError(f"--set names {names[idx]} twice")
         out[idx] = value
     return out
-
-
-def face_mask(resolution: int) -> np.ndarray:
-    """(R, R) bool: the face region of an aligned crop, where a raw photo takes the edit."""
-    c = (np.arange(resolution, dtype=np.float32) + 0.5) / resolution
-    dx = (c[None, :] - FACE_CENTRE[0]) / FACE_RADII[0]
-    dy = (c[:, None] - FACE_CENTRE[1]) / FACE_RADII[1]
-    return dx * dx + dy * dy <= 1.0
 
 
 @dataclass
@@ -132,7 +119,7 @@ def run(session: Session, req: EditRequest) -> EditResult:
         edited, y_new = edit_values(session, x, changes)
         strip = req.out.with_name(req.out.stem + "-strip.png")
         save_png(grid_image(torch.cat([x, recon, edited]), nrow=3), strip)
-        where = _write_result(edited[0], inp, req, res)
+        where = write_face_result(tensor_to_array(edited[0]), inp, req.out, req.feather)
         out = req.out
         record.update(condition=[round(v, 4) for v in y_new[0].tolist()], result=str(out), strip=str(strip),
                       pasted=where)
@@ -148,16 +135,3 @@ def run(session: Session, req: EditRequest) -> EditResult:
                      f"(E reads {reading[sweep_idx]:.2f}): {sweep}")
     atomic_write_json(record_file, record)
     return EditResult(out, strip, sweep, record, "\n".join(lines))
-
-
-def _write_result(edited: torch.Tensor, inp: Any, req: EditRequest, res: int) -> str:
-    crop = tensor_to_array(edited)
-    if inp.raw:
-        width = req.feather if req.feather is not None else max(2.0, res / 32)
-        photo = paste_edit(inp.photo, crop, inp.matrix, face_mask(res), width)
-        save_png(Image.fromarray(photo), req.out)
-        changed = int((photo != inp.photo).any(axis=2).sum())
-        return f"pasted into the face region of the {inp.photo.shape[1]}×{inp.photo.shape[0]} photo, " \
-               f"{changed} pixels changed"
-    save_png(Image.fromarray(crop), req.out)
-    return f"{res}×{res} crop"

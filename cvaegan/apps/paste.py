@@ -1,16 +1,54 @@
 """Putting an edited aligned crop back into the user's photo with a feathered edge around the edit
 only: every photo pixel outside the warped, feathered edit mask keeps its exact value. The inverse
 warp and blend are `prepare`'s (`cvaegan.prepare.align.paste_back`); this module supplies the
-alpha, and the band a test may check."""
+alpha, the face region that `edit` and `swap` paste inside, and the band a test may check."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+from PIL import Image
 
+from cvaegan.data.images import save_png
 from cvaegan.prepare.align import paste_back
+
+# The face region of an aligned crop (fractions of its side): an ellipse from the brows to the
+# chin and cheek to cheek around the template (eyes at y = 0.347, mouth at y = 0.656).
+FACE_CENTRE, FACE_RADII = (0.5, 0.52), (0.34, 0.40)
+
+
+def face_mask(resolution: int) -> np.ndarray:
+    """(R, R) bool: the face region of an aligned crop, where a raw photo takes the edit."""
+    c = (np.arange(resolution, dtype=np.float32) + 0.5) / resolution
+    dx = (c[None, :] - FACE_CENTRE[0]) / FACE_RADII[0]
+    dy = (c[:, None] - FACE_CENTRE[1]) / FACE_RADII[1]
+    return dx * dx + dy * dy <= 1.0
+
+
+def default_feather(resolution: int) -> float:
+    """The blend width of a face paste in crop pixels: resolution/32, at least 2."""
+    return max(2.0, resolution / 32)
+
+
+def write_face_result(crop: np.ndarray, inp: Any, out: Path, feather: float | None = None) -> str:
+    """Write an edited crop (R, R, 3) uint8 of the input `inp` (a `faces.FaceInput`) to `out`: for
+    a raw photo pasted back inside the face region (`face_mask`, feathered by `feather` crop pixels,
+    default `default_feather`), else the crop itself. Returns what was written, for the summary and
+    the record."""
+    res = crop.shape[0]
+    if inp.raw:
+        width = feather if feather is not None else default_feather(res)
+        photo = paste_edit(inp.photo, crop, inp.matrix, face_mask(res), width)
+        save_png(Image.fromarray(photo), out)
+        changed = int((photo != inp.photo).any(axis=2).sum())
+        return f"pasted into the face region of the {inp.photo.shape[1]}×{inp.photo.shape[0]} photo, " \
+               f"{changed} pixels changed"
+    save_png(Image.fromarray(crop), out)
+    return f"{res}×{res} crop"
 
 
 def feathered_alpha(mask: np.ndarray, feather: float) -> np.ndarray:

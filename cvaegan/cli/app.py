@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "evaluate",
     "toy",
     "stylize",
+    "swap",
     # new command modules go above this line
 ]
 

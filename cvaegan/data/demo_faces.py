@@ -77,13 +77,19 @@ class DemoDataConfig:
     glasses or hat, so "identity c in the look of image j" has an exact ground truth (the item of
     class c and look j). Items carry the look as their `style`; each identity also gets a render in
     the neutral look (the reference style: SAAE's content image); every fifth look is held out
-    (`split: test`: unseen styles), and `"flip": false` (a mirrored face is another look)."""
+    (`split: test`: unseen styles), and `"flip": false` (a mirrored face is another look).
+
+    `heldout_identities` k > 0: the open-set variant (identity swapping). The last k identities
+    are unseen people: every item of theirs is `split: test` and every item of the others
+    `split: train` (no per-image test split), so training never sees a held-out face, and
+    `render_swap` draws the exact ground truth of "identity c with the attributes of item i"."""
 
     num_classes: int = 8
     per_class: int = 200
     size: int = 64
     seed: int = 0
     shared_looks: bool = False
+    heldout_identities: int = 0
 
 
 # --------------------------------------------------------------------------- traits and attributes
@@ -510,6 +516,23 @@ def render_face(traits: dict[str, Any], attrs: dict[str, Any], size: int) -> Ima
     return _light(img, attrs)
 
 
+def _check_generator(manifest: dict[str, Any], who: str) -> None:
+    """Refuse a manifest written by another generator version (or not by this generator at all),
+    whose faces this code would not reproduce."""
+    version = (manifest.get("config") or {}).get("generator_version")
+    if manifest.get("kind") != "synthetic-faces" or version != GENERATOR_VERSION:
+        raise ValueError(f"{who} needs a demo-faces manifest of generator version {GENERATOR_VERSION}; "
+                         f"this one is kind {manifest.get('kind')!r}, version {version!r} (regenerate it)")
+
+
+def _traits_of(manifest: dict[str, Any], cls: Any, item: dict[str, Any] | None = None) -> dict[str, Any]:
+    traits = next((t for t in manifest["traits"] if t["index"] == cls), None)
+    if traits is None:
+        where = f" (item {item.get('file')})" if item is not None else ""
+        raise ValueError(f"the manifest has no traits for class {cls!r}{where}")
+    return traits
+
+
 def render_item(manifest: dict[str, Any], item: dict[str, Any],
                 changes: Mapping[str, float | bool | int] | None = None, size: int | None = None) -> Image.Image:
     """Redraw a manifest item, optionally with binary attributes changed (`with_attributes`), at
@@ -518,21 +541,35 @@ def render_item(manifest: dict[str, Any], item: dict[str, Any],
 
     Refuses a manifest written by another generator version, whose faces this code would not
     reproduce."""
-    version = (manifest.get("config") or {}).get("generator_version")
-    if manifest.get("kind") != "synthetic-faces" or version != GENERATOR_VERSION:
-        raise ValueError(f"render_item needs a demo-faces manifest of generator version {GENERATOR_VERSION}; "
-                         f"this one is kind {manifest.get('kind')!r}, version {version!r} (regenerate it)")
-    traits = next((t for t in manifest["traits"] if t["index"] == item["class"]), None)
-    if traits is None:
-        raise ValueError(f"the manifest has no traits for class {item['class']!r} (item {item.get('file')})")
+    _check_generator(manifest, "render_item")
+    traits = _traits_of(manifest, item["class"], item)
     attrs = with_attributes(item["attributes"], changes or {})
     return render_face(traits, attrs, int(size if size is not None else manifest["size"]))
+
+
+def render_swap(manifest: dict[str, Any], identity_class: int, attributes_item: dict[str, Any],
+                size: int | None = None) -> Image.Image:
+    """The exact ground truth of an identity swap: identity `identity_class`'s traits (face shape,
+    skin, hair, eyes, … and the look of their glasses and hat) drawn with the per-image attributes
+    of `attributes_item` (pose, scale, rotation, smile, light, background and whether glasses, a
+    hat and an open mouth are there), at `size` (default: the dataset's).
+    `render_swap(m, item["class"], item)` is pixel for pixel the item's PNG."""
+    _check_generator(manifest, "render_swap")
+    traits = _traits_of(manifest, identity_class)
+    return render_face(traits, copy.deepcopy(dict(attributes_item["attributes"])),
+                       int(size if size is not None else manifest["size"]))
 
 
 # --------------------------------------------------------------------------- dataset on disk
 
 def _config_record(cfg: DemoDataConfig) -> dict[str, Any]:
-    return {**asdict(cfg), "generator_version": GENERATOR_VERSION}
+    """The config as the manifest records it (and `_is_current` compares it). `heldout_identities`
+    is recorded only when set, so the record of every config written before it existed is
+    unchanged and those datasets are not regenerated."""
+    record = {**asdict(cfg), "generator_version": GENERATOR_VERSION}
+    if not cfg.heldout_identities:
+        del record["heldout_identities"]
+    return record
 
 
 def _is_current(out_dir: Path, cfg: DemoDataConfig) -> bool:
@@ -559,6 +596,12 @@ def write_demo_dataset(out_dir: Path, cfg: DemoDataConfig,
     out_dir = Path(out_dir)
     if cfg.num_classes < 1 or cfg.per_class < 1 or cfg.size < 8:
         raise ValueError(f"demo dataset needs ≥1 class, ≥1 image per class and size ≥ 8, got {cfg}")
+    if not 0 <= cfg.heldout_identities < cfg.num_classes:
+        raise ValueError(f"heldout_identities must be 0..{cfg.num_classes - 1} (at least one identity to "
+                         f"train on), got {cfg.heldout_identities}")
+    if cfg.heldout_identities and cfg.shared_looks:
+        raise ValueError("heldout_identities (open-set identities) and shared_looks (held-out looks) are "
+                         "separate variants; choose one")
     if _is_current(out_dir, cfg):
         return out_dir
     traits = identity_traits(cfg)
@@ -568,6 +611,7 @@ def write_demo_dataset(out_dir: Path, cfg: DemoDataConfig,
     classes, items = [], []
     per_class = cfg.per_class + (1 if cfg.shared_looks else 0)
     total, done = cfg.num_classes * per_class, 0
+    first_heldout = cfg.num_classes - cfg.heldout_identities
     for t in traits:
         folder = f"{t['index']:02d}_{t['name'].replace(' ', '_')}"
         (out_dir / folder).mkdir(parents=True, exist_ok=True)
@@ -575,7 +619,11 @@ def write_demo_dataset(out_dir: Path, cfg: DemoDataConfig,
         for j in range(per_class):
             if not cfg.shared_looks:
                 attrs = sample_attributes(np.random.default_rng([cfg.seed, t["index"], j]))
-                rel, split, style = f"{folder}/{j:04d}.png", "test" if j >= cfg.per_class - n_test else "train", None
+                rel, style = f"{folder}/{j:04d}.png", None
+                if cfg.heldout_identities:  # open set: split by identity, not by image
+                    split = "test" if t["index"] >= first_heldout else "train"
+                else:
+                    split = "test" if j >= cfg.per_class - n_test else "train"
             elif j < cfg.per_class:
                 attrs, style = looks[j], f"{j:04d}"
                 rel, split = f"{folder}/look_{style}.png", "test" if j % LOOK_TEST_EVERY == 0 else "train"
@@ -594,6 +642,8 @@ def write_demo_dataset(out_dir: Path, cfg: DemoDataConfig,
     extras: dict[str, Any] = {}
     if cfg.shared_looks:
         extras = {"styles": {"name": "look", "reference": NEUTRAL_LOOK}, "flip": False}
+    if cfg.heldout_identities:
+        extras = {"heldout_identities": [t["index"] for t in traits[first_heldout:]]}
     manifest = new_manifest(kind="synthetic-faces", classes=classes, items=items, traits=traits,
                             seed=cfg.seed, size=cfg.size, config=_config_record(cfg),
                             targets={"names": list(ATTRIBUTES), "values": "1 = present, 0 = absent"},

@@ -11,12 +11,14 @@ from typing import Any
 from cvaegan.core.family import Family, ModelSpec
 from cvaegan.families.cvaegan.family import FAMILY as CVAEGAN_FAMILY
 from cvaegan.families.ifcvaegan.family import FAMILY as IFCVAEGAN_FAMILY
+from cvaegan.families.openset.family import FAMILY as OPENSET_FAMILY
 from cvaegan.families.saae.family import FAMILY as SAAE_FAMILY
 
 _BUILTIN: tuple[Family, ...] = (
     CVAEGAN_FAMILY,
     IFCVAEGAN_FAMILY,
     SAAE_FAMILY,
+    OPENSET_FAMILY,
 )
 
 _FAMILIES: dict[str, Family] = {}

@@ -264,7 +264,9 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
             epoch, pos = epoch + 1, 0
     data_gen.set_state(epoch_state)
     order = batches.epoch_order(data_gen)
+    swaps = "swap" in family.model(opts.model).capabilities  # grids of swaps, not of samples
     grid_z, grid_c = (styled_grid_inputs(cache, condition) if family.batch == "styled"
+                      else pairs_grid_inputs(cache) if swaps
                       else grid_inputs(model, condition, opts.seed))
 
     meta = {**_run_meta(opts, cache, device, ctx), "precision": precision}
@@ -293,7 +295,7 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
 
     def grid() -> None:
         ctx.average_bn_buffers(model)
-        ctx.on_main(_write_grid, model, grid_z, grid_c, run_dir, step)
+        ctx.on_main(_write_grid, model, grid_z, grid_c, run_dir, step, swaps)
 
     reduce = ctx.reduce_centre_stats if ctx.enabled else None
     sync_grads = ctx.grad_sync(model)
@@ -428,6 +430,27 @@ def styled_grid_inputs(cache: ImageCache, condition: ConditionSpec, per_row: int
     return styles, condition.one_hot(classes.repeat(len(picks)))
 
 
+def pairs_grid_inputs(cache: ImageCache, per_row: int = 8, max_rows: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """An identity-swap model's grid inputs: (attribute images, identity images). Identities: the
+    first image of up to 8 classes spread over the class list; attributes: 8 images spread over the
+    dataset. `_write_grid` draws every identity with every attribute image."""
+    k = len(cache.class_names)
+    classes = np.unique(np.linspace(0, k - 1, min(k, max_rows)).round().astype(int))
+    ids = [int(np.flatnonzero(cache.labels == c)[0]) for c in classes if (cache.labels == c).any()]
+    attrs = np.linspace(0, len(cache) - 1, min(per_row, len(cache))).round().astype(int)
+    return cache_images(cache, attrs), cache_images(cache, np.asarray(ids))
+
+
+def swap_grid(model: torch.nn.Module, attributes: torch.Tensor, identities: torch.Tensor) -> torch.Tensor:
+    """(1 + n_id) × (1 + n_attr) cells: the attribute images along the top, the identity images down
+    the left, each cell the swap of its row's identity into its column's image (a blank corner)."""
+    n, m = len(identities), len(attributes)
+    cells = model.swap(identities.repeat_interleave(m, 0), attributes.repeat(n, 1, 1, 1)).view(n, m, *attributes.shape[1:])
+    top = torch.cat([torch.ones_like(attributes[:1]), attributes])[None]
+    rows = torch.cat([identities[:, None], cells], dim=1)
+    return torch.cat([top, rows]).flatten(0, 1)
+
+
 def condition_data(family: Family, cache: ImageCache, attributes: tuple[str, ...] | None,
                    resume_ckpt: dict[str, Any] | None, data: Path) -> tuple[ImageCache, ConditionSpec]:
     """The condition the model trains on, and the cache as its training step sees it. A class
@@ -456,12 +479,16 @@ def condition_data(family: Family, cache: ImageCache, attributes: tuple[str, ...
     return dataclasses.replace(cache, targets=targets), ConditionSpec.attributes(names)
 
 
-def _write_grid(model: torch.nn.Module, z: torch.Tensor, c: torch.Tensor, run_dir: Path, step: int) -> None:
+def _write_grid(model: torch.nn.Module, z: torch.Tensor, c: torch.Tensor, run_dir: Path, step: int,
+                swaps: bool = False) -> None:
+    """The fixed-input grid of a step: samples G(z, c), or for a swap model (`swaps`) the identity ×
+    attributes grid of `swap_grid` with z the attribute images and c the identity images."""
     device = next(model.parameters()).device
     with autocast(device):
-        x = model.generate(z.to(device), c.to(device))
-    save_grid(x, run_dir / "samples" / f"step_{step:07d}.png", nrow=8)
-    save_grid(x, run_dir / "samples" / "latest.png", nrow=8)
+        x = swap_grid(model, z.to(device), c.to(device)) if swaps else model.generate(z.to(device), c.to(device))
+    nrow = len(z) + 1 if swaps else 8
+    save_grid(x, run_dir / "samples" / f"step_{step:07d}.png", nrow=nrow)
+    save_grid(x, run_dir / "samples" / "latest.png", nrow=nrow)
 
 
 def _progress_info(rate: float, last: dict[str, float]) -> str:
