@@ -17,6 +17,8 @@ For a model checkpoint M, a judge J (`cvaegan judge train`) and the dataset J wa
      (torchvision Inception-v3 weights) between generated and held-out.
 
 Images are generated at the model's resolution and resized to the judge's when they differ.
+Models that edit attributes (`edits.py`), transfer styles (`stylize.py`) or swap identities
+(`swap.py`: scored on unseen people, with dlib's face embedding or the judge) are scored their own way.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from cvaegan.evaluation.edits import evaluate_edits
 from cvaegan.evaluation.fidelity import artifact_ratios, reconstruction_quality
 from cvaegan.evaluation.judge import heldout_rows, judge_outputs, load_judge, relative_names, to_float
 from cvaegan.evaluation.stylize import evaluate_stylize_session
+from cvaegan.evaluation.swap import evaluate_swap_session
 from cvaegan.pipelines.sample import sample
 from cvaegan.runtime.atomic import atomic_write_json
 from cvaegan.runtime.errors import CvaeganError
@@ -55,7 +58,7 @@ FRECHET_NOTE = "FID-style: Fréchet distance of Gaussians fitted to the judge's 
 @dataclass
 class EvaluateOptions:
     ckpt: Path
-    judge: Path
+    judge: Path | None        # required by every kind but identity swapping with dlib
     data: Path
     per_class: int = 100
     seed: int = 0
@@ -68,6 +71,10 @@ class EvaluateOptions:
     cache_dir: Path | None = None
     grid: bool = True
     edit_images: int = 1000     # attribute editors: held-out images to edit (a seeded subset when more)
+    swap_pairs: int = 1000      # identity swappers: (identity source, attributes source) pairs of unseen people
+    identity: str = "auto"      # identity swappers' identity embedding: auto | dlib | judge (evaluation/swap.py)
+    faceid_model: Path | None = None  # dlib's model folder (default: the face_recognition_models package)
+    detector: Path | None = None      # SCRFD ONNX file for the swap's landmark measure (None: skipped)
 
 
 def default_out(ckpt: Path, seed: int) -> Path:
@@ -88,6 +95,11 @@ def evaluate(opts: EvaluateOptions, console: Console | None = None) -> dict[str,
     t0 = time.perf_counter()
     session = open_session(opts.ckpt, device=opts.device, precision=opts.precision, purpose="evaluate")
     out = Path(opts.out) if opts.out else default_out(opts.ckpt, opts.seed)
+    if "swap" in session.capabilities:  # identity swapping: scored on unseen people (evaluation/swap.py)
+        return evaluate_swap_session(session, opts, out, console)
+    if opts.judge is None:
+        raise CvaeganError(f"a '{session.model.cfg.model.model}' model is scored with a judge: pass --judge "
+                           "(train one with `cvaegan judge train DATA`)")
     if "edit" in session.capabilities:  # an attribute editor: scored by its edits (evaluation/edits.py)
         return evaluate_edits(session, opts, out, console)
     if "stylize" in session.capabilities:  # style transfer: scored on held-out fonts (evaluation/stylize.py)

@@ -12,6 +12,7 @@ from cvaegan.cli.errors import cli_errors
 from cvaegan.evaluation.edits import edit_table
 from cvaegan.evaluation.evaluate import EvaluateOptions, evaluate, results_table
 from cvaegan.evaluation.stylize import stylize_table
+from cvaegan.evaluation.swap import swap_table
 from cvaegan.runtime.checkpoint_io import resolve_checkpoint
 
 EPILOG = """[bold]Examples[/]
@@ -27,11 +28,17 @@ EPILOG = """[bold]Examples[/]
   cvaegan judge train data/celeba -r 64 --attributes all
   cvaegan evaluate --judge judges/celeba-64-attributes.pt \\
       --data data/celeba --edit-images 500
+  [dim]# an identity swapper (openset) on unseen people: dlib's face embedding, SCRFD landmarks[/]
+  cvaegan evaluate --data data/faces-openset \\
+      --detector ~/.insightface/models/buffalo_l/det_10g.onnx
+  [dim]# … on the cartoons: the judge (trained on the test people) is the identity embedding[/]
+  cvaegan evaluate --judge judges/test-people-32.pt --data data/cartoons-openset
 """
 
 
 def evaluate_cmd(
-    judge: Path = typer.Option(..., "--judge", help="Judge checkpoint from `cvaegan judge train`."),
+    judge: Path = typer.Option(None, "--judge", help="Judge checkpoint from `cvaegan judge train` (needed by "
+                               "every model but an identity swapper scored with dlib)."),
     data: Path = typer.Option(..., "--data", help="The dataset the judge was trained on (its held-out images)."),
     ckpt: Path = shared.CKPT,
     runs: Path = shared.RUNS,
@@ -43,6 +50,16 @@ def evaluate_cmd(
     seed: int = typer.Option(0, "--seed", help="z ~ N(0, I) is drawn from this seed."),
     edit_images: int = typer.Option(1000, "--edit-images", help="Attribute editors: held-out images to edit "
                                     "(a seeded subset when there are more)."),
+    swap_pairs: int = typer.Option(1000, "--swap-pairs", help="Identity swappers: (identity source, attributes "
+                                   "source) pairs of unseen people."),
+    identity: str = typer.Option("auto", "--identity", help="Identity swappers' identity embedding: dlib, judge, "
+                                 "or auto (the judge on the demo cartoons, dlib otherwise)."),
+    faceid_model: Path = typer.Option(None, "--faceid-model", help="Folder with dlib's "
+                                      "shape_predictor_5_face_landmarks.dat and "
+                                      "dlib_face_recognition_resnet_model_v1.dat (default: the "
+                                      "face_recognition_models package)."),
+    detector: Path = typer.Option(None, "--detector", help="Identity swappers: SCRFD ONNX file with keypoints, for "
+                                  "the landmark agreement of swaps with their attributes source (else skipped)."),
     batch_size: int = typer.Option(256, "--batch-size", "-b"),
     device: str = shared.DEVICE,
     precision: str = shared.PRECISION,
@@ -56,8 +73,10 @@ def evaluate_cmd(
     console = Console(stderr=True)
     rec = evaluate(EvaluateOptions(ckpt=path, judge=judge, data=data, per_class=per_class, seed=seed, device=device,
                                    precision=precision, batch_size=batch_size, inception=inception, out=out,
-                                   workers=workers, cache_dir=cache_dir, edit_images=edit_images), console)
-    tables = {"edit": edit_table, "stylize": stylize_table}
+                                   workers=workers, cache_dir=cache_dir, edit_images=edit_images,
+                                   swap_pairs=swap_pairs, identity=identity, faceid_model=faceid_model,
+                                   detector=detector), console)
+    tables = {"edit": edit_table, "stylize": stylize_table, "swap": swap_table}
     Console().print(tables.get(rec.get("kind"), results_table)(rec))
     for note in rec.get("notes", []):
         console.print(f"[yellow]note:[/] {note}")

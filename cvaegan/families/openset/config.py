@@ -10,8 +10,10 @@ quarter more steps; whether a separate C keeps identity better is measured in th
 Loss-scale convention: CVAE-GAN's (`cvaegan.families.cvaegan.config.LossConfig`): every ‖·‖² is a
 SUM over pixels / feature dimensions, every E[·] a MEAN over the batch, so λ_KL·L_KL + λ_GR·½‖x − x'‖²
 is a β-VAE with a Gaussian decoder of pixel variance λ_KL/λ_GR in [-1, 1] units, and the λ mean
-what they mean in the other families: λ_KL = 0.1 and D's feature term at 0.15 are the values the
-fidelity sweep chose for CVAE-GAN's Eq. 5 and Eq. 6's f_D part.
+what they mean in the other families: λ_KL = 0.1 is the value the fidelity sweep chose for
+CVAE-GAN's Eq. 5. D's pairwise feature term is weighted 0.03, a fifth of CVAE-GAN's f_D part
+(0.15): at 0.15 the swaps carried D's colour speckle, as CVAE-GAN's reconstructions did at the
+paper's weights (README, "Identity swap").
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class OpenSetLossConfig:
     lambda_kl: float = 0.1
     lambda_rec: float = 1.0
     other_weight: float = 0.1
-    lambda_gd: float = 0.15
+    lambda_gd: float = 0.03
     lambda_gc: float = 1.0
     self_pairs: float = 0.2
 
@@ -79,7 +81,7 @@ class OpenSetOptimConfig:
 
 PRESETS: dict[str, Preset] = {
     "default": Preset(OpenSetLossConfig(), OpenSetOptimConfig(),
-                      "CVAE-GAN's loss scale (sums, λ_KL = 0.1, f_D term 0.15), λ = 0.1 on two-person pairs"),
+                      "CVAE-GAN's loss scale (sums, λ_KL = 0.1), f_D term 0.03, λ = 0.1 on two-person pairs"),
     "full-weight": Preset(OpenSetLossConfig(other_weight=1.0), OpenSetOptimConfig(),
                           "the reconstruction at full weight on two-person pairs too: the ablation that "
                           "shows why the paper down-weights it (the result is pulled to a's identity)"),
