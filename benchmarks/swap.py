@@ -57,6 +57,7 @@ from cvaegan.evaluation.evaluate import EvaluateOptions, evaluate  # noqa: E402
 from cvaegan.evaluation.judge import JudgeTrainOptions, load_judge, train_judge  # noqa: E402
 from cvaegan.evaluation.swap import ROW_LABELS, ROWS, swap_table, write_judge_view  # noqa: E402
 from cvaegan.families import registry  # noqa: E402
+from cvaegan.cli.commands.train import parse_sets  # noqa: E402
 from cvaegan.pipelines.train import TrainOptions, train  # noqa: E402
 from cvaegan.runtime.atomic import atomic_write_json, atomic_write_text  # noqa: E402
 
@@ -102,13 +103,13 @@ def train_budget(args: argparse.Namespace, data: Path, console: Console) -> dict
     seconds = None
     if not done:
         deadline = time.perf_counter() + 60 * args.minutes - (_logged_seconds(run_dir, "interrupt") or 0.0)
-        loss, optim = registry.family("openset").settings(args.preset, {})  # the family's preset
+        loss, optim = registry.family("openset").settings(args.preset, parse_sets(args.set))  # preset, then --set
         t0 = time.perf_counter()
-        res = train(TrainOptions(data=data, out=args.out / "runs", name=RUN, resume=latest.is_file(), model="openset",
+        res = train(TrainOptions(data=data, out=args.out / "runs", name=RUN, resume=latest.is_file(), model=args.model,
                                  resolution=args.resolution, width=args.width, latent_dim=args.latent_dim,
                                  batch_size=args.batch_size, steps=10**8, loss=loss, optim=optim, seed=args.seed,
                                  device=args.device, precision=args.precision, workers=args.workers,
-                                 cache_dir=args.cache_dir, log_every=50, sample_every=10**8, ckpt_every=500),
+                                 cache_dir=args.cache_dir, log_every=50, sample_every=1000, ckpt_every=500),
                     console, stop=lambda step: time.perf_counter() > deadline)
         seconds = round(time.perf_counter() - t0, 1)
         if res.interrupted:
@@ -116,7 +117,8 @@ def train_budget(args: argparse.Namespace, data: Path, console: Console) -> dict
     from cvaegan.session import load_checkpoint
 
     return {"checkpoint": str(latest), "steps": int(load_checkpoint(latest)["step"]), "reused": seconds is None,
-            "train_seconds": seconds if seconds is not None else _logged_seconds(run_dir), "preset": args.preset}
+            "train_seconds": seconds if seconds is not None else _logged_seconds(run_dir), "preset": args.preset,
+            "model": args.model, "set": list(args.set)}
 
 
 def judge_on_test_people(args: argparse.Namespace, data: Path, console: Console) -> tuple[Path, dict[str, Any]]:
@@ -227,6 +229,9 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=15.0, help="training wall time")
     ap.add_argument("--resolution", type=int, default=None, help="default: 32 for cartoons, 64 for real faces")
     ap.add_argument("--preset", default="default", help="the openset family's preset")
+    ap.add_argument("--model", default="openset", choices=("openset", "openset-c"),
+                    help="C shared with I (openset) or a separate C (openset-c)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a loss/optimiser field")
     ap.add_argument("--width", type=float, default=0.5)
     ap.add_argument("--latent-dim", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=32)

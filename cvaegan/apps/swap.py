@@ -24,7 +24,7 @@ import torch
 from cvaegan.apps.common import tensor_to_array
 from cvaegan.apps.faces import InputMode, load_inputs
 from cvaegan.apps.paste import write_face_result
-from cvaegan.data.images import grid_image, save_png, to_pil
+from cvaegan.data.images import grid_image, save_png, swap_cells, to_pil
 from cvaegan.data.manifest import IMAGE_EXTENSIONS
 from cvaegan.pipelines.sample import safe_name
 from cvaegan.runtime.atomic import atomic_write_json
@@ -176,10 +176,8 @@ def _run_grid(session: Session, req: SwapRequest) -> SwapResult:
     ids, attrs = loaded[:len(files_a)], loaded[len(files_a):]
     xa, xb = torch.stack([i.x for i in ids]), torch.stack([a.x for a in attrs])
     n, m = len(ids), len(attrs)
-    cells = swap_batch(session, xa.repeat_interleave(m, 0), xb.repeat(n, 1, 1, 1)).view(n, m, *xa.shape[1:])
-    blank = torch.ones(1, *xa.shape[1:])                      # the corner: white, like the padding
-    rows = [torch.cat([blank, xb])] + [torch.cat([xa[i:i + 1], cells[i]]) for i in range(n)]
-    img = grid_image(torch.cat(rows), nrow=m + 1, padding=GRID_PAD)
+    cells = swap_cells(lambda a, b: swap_batch(session, a, b), xa, xb)
+    img = grid_image(cells, nrow=m + 1, padding=GRID_PAD)
     save_png(img, req.out)
     record = {**_record_head(session, req, "grid"), "grid": str(req.out), "rows": n + 1, "columns": m + 1,
               "layout": "row 0 = the attribute images (corner blank); column 0 = the identity images; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +74,16 @@ def grid_image(x: torch.Tensor, nrow: int | None = None, padding: int = 2) -> Im
 
 def save_grid(x: torch.Tensor, path: str | os.PathLike[str], nrow: int | None = None) -> Path:
     return save_png(grid_image(x, nrow), path)
+
+
+def swap_cells(swap: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], identities: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+    """The identities × attributes figure of an identity-swap model as (1 + n) × (1 + m) cells,
+    row-major (`grid_image(cells, nrow=m + 1)`): the m attribute images along the top, the n
+    identity images down the left, a white corner, and in cell (i, j) `swap(identity i, attribute
+    image j)`. `swap(x_identity, x_attributes)` takes (N, 3, R, R) pairs in [-1, 1]."""
+    n, m = len(identities), len(attributes)
+    cells = swap(identities.repeat_interleave(m, 0), attributes.repeat(n, 1, 1, 1)).view(n, m, *attributes.shape[1:])
+    top = torch.cat([torch.ones_like(attributes[:1]), attributes])[None]
+    rows = torch.cat([identities[:, None].to(cells), cells], dim=1)
+    return torch.cat([top.to(cells), rows]).flatten(0, 1)
+

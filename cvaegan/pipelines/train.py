@@ -46,7 +46,7 @@ from cvaegan.core.arch import ModelConfig
 from cvaegan.core.condition import ConditionSpec
 from cvaegan.core.family import Family
 from cvaegan.data.dataset import DeviceBatches, ImageCache, build_cache, cache_images, content_items, may_flip
-from cvaegan.data.images import save_grid
+from cvaegan.data.images import save_grid, swap_cells
 from cvaegan.data.naming import resolve_name
 from cvaegan.families import registry
 from cvaegan.runtime import distributed
@@ -433,22 +433,12 @@ def styled_grid_inputs(cache: ImageCache, condition: ConditionSpec, per_row: int
 def pairs_grid_inputs(cache: ImageCache, per_row: int = 8, max_rows: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
     """An identity-swap model's grid inputs: (attribute images, identity images). Identities: the
     first image of up to 8 classes spread over the class list; attributes: 8 images spread over the
-    dataset. `_write_grid` draws every identity with every attribute image."""
+    dataset. `_write_grid` draws every identity with every attribute image (`swap_cells`)."""
     k = len(cache.class_names)
     classes = np.unique(np.linspace(0, k - 1, min(k, max_rows)).round().astype(int))
     ids = [int(np.flatnonzero(cache.labels == c)[0]) for c in classes if (cache.labels == c).any()]
     attrs = np.linspace(0, len(cache) - 1, min(per_row, len(cache))).round().astype(int)
     return cache_images(cache, attrs), cache_images(cache, np.asarray(ids))
-
-
-def swap_grid(model: torch.nn.Module, attributes: torch.Tensor, identities: torch.Tensor) -> torch.Tensor:
-    """(1 + n_id) × (1 + n_attr) cells: the attribute images along the top, the identity images down
-    the left, each cell the swap of its row's identity into its column's image (a blank corner)."""
-    n, m = len(identities), len(attributes)
-    cells = model.swap(identities.repeat_interleave(m, 0), attributes.repeat(n, 1, 1, 1)).view(n, m, *attributes.shape[1:])
-    top = torch.cat([torch.ones_like(attributes[:1]), attributes])[None]
-    rows = torch.cat([identities[:, None], cells], dim=1)
-    return torch.cat([top, rows]).flatten(0, 1)
 
 
 def condition_data(family: Family, cache: ImageCache, attributes: tuple[str, ...] | None,
@@ -482,10 +472,10 @@ def condition_data(family: Family, cache: ImageCache, attributes: tuple[str, ...
 def _write_grid(model: torch.nn.Module, z: torch.Tensor, c: torch.Tensor, run_dir: Path, step: int,
                 swaps: bool = False) -> None:
     """The fixed-input grid of a step: samples G(z, c), or for a swap model (`swaps`) the identity ×
-    attributes grid of `swap_grid` with z the attribute images and c the identity images."""
+    attributes figure (`swap_cells`) with z the attribute images and c the identity images."""
     device = next(model.parameters()).device
     with autocast(device):
-        x = swap_grid(model, z.to(device), c.to(device)) if swaps else model.generate(z.to(device), c.to(device))
+        x = swap_cells(model.swap, c.to(device), z.to(device)) if swaps else model.generate(z.to(device), c.to(device))
     nrow = len(z) + 1 if swaps else 8
     save_grid(x, run_dir / "samples" / f"step_{step:07d}.png", nrow=nrow)
     save_grid(x, run_dir / "samples" / "latest.png", nrow=nrow)

@@ -44,14 +44,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from cvaegan.core import losses as L
-from cvaegan.core.updates import StepLosses, apply_updates, frozen_bn_statistics, reparameterize
+from cvaegan.core.updates import StepLosses, apply_updates, frozen_bn_statistics, make_optimizers, reparameterize
 from cvaegan.families.ifcvaegan.model import IFCVAEGAN
-
-
-def make_optimizers(model: IFCVAEGAN) -> dict[str, torch.optim.Optimizer]:
-    o = model.cfg.optim
-    return {name: torch.optim.Adam(net.parameters(), lr=o.lr(name), betas=(o.beta1, o.beta2), fused=True)
-            for name, net in model.nets.items()}
 
 
 def train_step(model: IFCVAEGAN, optimizers: dict[str, torch.optim.Optimizer], x: Tensor, y: Tensor,

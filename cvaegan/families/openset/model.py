@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from cvaegan.core.updates import eval_mode
 from cvaegan.families.openset.config import OpenSetConfig
-from cvaegan.families.openset.networks import build_networks, identity_dim
+from cvaegan.families.openset.networks import build_networks, identity_dim, identity_vector
 
 
 class OpenSet(nn.Module):
@@ -39,9 +39,10 @@ class OpenSet(nn.Module):
 
     @torch.no_grad()
     def identity(self, x: Tensor) -> Tensor:
-        """f_I(x): the identity vector of each face, (N, identity_dim), from I in eval mode."""
+        """f_I(x): the identity vector of each face as G takes it (`identity_vector`: I's feature at
+        norm √identity_dim), (N, identity_dim), from I in eval mode."""
         with eval_mode(self.I):
-            return self.I(x)[1].float()
+            return identity_vector(self.I(x)[1])
 
     @torch.no_grad()
     def classify(self, x: Tensor) -> Tensor:

@@ -5,7 +5,8 @@
      vector f_I: logits only name training people, the feature describes anyone.
   A  attribute encoder, VAE-style: (μ, log σ²) of z_A — pose, expression, light, background. It is
      given no label.
-  G  G(f_I, z_A) → x': CVAE-GAN's generator with the identity vector where CVAE-GAN has c.
+  G  G(f_I, z_A) → x': CVAE-GAN's generator with the identity vector where CVAE-GAN has c; it is
+     given f_I's direction at a fixed length (`identity_vector`).
   D  CVAE-GAN's DCGAN discriminator, real vs generated; f_D its feature.
   C  (model `openset-c` only) an identity classifier of I's architecture with its own weights,
      whose feature f_C the asymmetric loss matches; in `openset` C is I.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cvaegan.core.arch import ModelConfig
@@ -26,6 +28,14 @@ from cvaegan.core.layers import Discriminator, Generator, ch, encoder_trunk
 def identity_dim(cfg: ModelConfig) -> int:
     """The size of f_I: the encoder trunk's feature."""
     return ch(512, cfg.width, 32)
+
+
+def identity_vector(feature: Tensor) -> Tensor:
+    """What G is given of I's feature: its direction, scaled to norm √d (RMS 1 a dimension, the
+    scale of z_A ~ N(0, I)). Face-recognition features are compared by direction; their length
+    grows while I's softmax saturates, and a raw feature that long drowns z_A in G's first layer,
+    so that swaps stop following the attributes image."""
+    return F.normalize(feature.float(), dim=1) * feature.shape[1] ** 0.5
 
 
 class IdentityEncoder(nn.Module):

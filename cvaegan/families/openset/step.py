@@ -3,7 +3,8 @@
 The shipped text of the paper is a press article without equations, so the terms are named after
 the paper's losses, not numbered. On a pair (x_s, x_a) — identity source, attributes source:
 
-    f_I = I(x_s)'s feature (detached: G reads it, never trains I),  z_A ~ q(z|x_a) = A(x_a)
+    f_I = I(x_s)'s feature (detached: G reads it, never trains I; G takes its direction at
+          norm √d, `networks.identity_vector`),  z_A ~ q(z|x_a) = A(x_a)
     x' = G(f_I, z_A)
     L_I    −log P(y_s | x_s), I's softmax over the training identities      (identity encoder)
     L_C    the same for a separate C (`openset-c`); in `openset` C is I and L_C is L_I
@@ -44,15 +45,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from cvaegan.core import losses as L
-from cvaegan.core.updates import StepLosses, apply_updates, frozen_bn_statistics, reparameterize
+from cvaegan.core.updates import StepLosses, apply_updates, frozen_bn_statistics, make_optimizers, reparameterize
 from cvaegan.families.openset.config import GENERATOR
 from cvaegan.families.openset.model import OpenSet
-
-
-def make_optimizers(model: OpenSet) -> dict[str, torch.optim.Optimizer]:
-    o = model.cfg.optim
-    return {name: torch.optim.Adam(net.parameters(), lr=o.lr(name), betas=(o.beta1, o.beta2), fused=True)
-            for name, net in model.nets.items()}
+from cvaegan.families.openset.networks import identity_vector
 
 
 def train_step(model: OpenSet, optimizers: dict[str, torch.optim.Optimizer], x_s: Tensor, y_s: Tensor,
@@ -81,7 +77,7 @@ def openset_losses(m: OpenSet, x_s: Tensor, y_s: Tensor, x_a: Tensor, y_a: Tenso
     mu, logvar = m.A(x_a)
     l_kl = L.loss_kl(mu, logvar)                                                 # L_KL
     z = reparameterize(mu, logvar, gen)
-    x_f, _ = m.G(z, f_s.detach())                                                # x' = G(f_I(x_s), z_A)
+    x_f, _ = m.G(z, identity_vector(f_s.detach()))                               # x' = G(f_I(x_s), z_A)
     (d_r, fd_r), (d_f, fd_f) = m.D(x_a), m.D(x_f)
     l_d = L.loss_d(d_r, d_f)                                                     # L_D
     w = torch.where(same, 1.0, lam.other_weight)

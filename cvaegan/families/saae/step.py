@@ -34,15 +34,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from cvaegan.core import losses as L
-from cvaegan.core.updates import StepLosses, apply_updates
+from cvaegan.core.updates import StepLosses, apply_updates, make_optimizers
 from cvaegan.families.saae.config import GENERATOR
 from cvaegan.families.saae.model import SAAE
-
-
-def make_optimizers(model: SAAE) -> dict[str, torch.optim.Optimizer]:
-    o = model.cfg.optim
-    return {name: torch.optim.Adam(net.parameters(), lr=o.lr(name), betas=(o.beta1, o.beta2), fused=True)
-            for name, net in model.nets.items()}
 
 
 def train_step(model: SAAE, optimizers: dict[str, torch.optim.Optimizer], x: Tensor, y: Tensor, style: Tensor,
