@@ -98,3 +98,33 @@ def test_model_paths_are_parameters(tmp_path):
         FaceEmbedder(predictor=tmp_path / "p.dat", recognition=tmp_path / "r.dat")
     with pytest.raises(CvaeganError, match="face box"):
         FaceEmbedder(box=(0.5, 0, 0.4, 1))
+
+
+def test_leave_one_out_identification_has_known_answers():
+    from cvaegan.evaluation.faceid import leave_one_out_identification
+
+    rng = np.random.default_rng(0)
+    person = np.repeat(np.arange(4), 5)
+    centres = rng.normal(size=(4, 8)) * 10
+    tight = centres[person] + rng.normal(size=(20, 8)) * 0.1
+    assert leave_one_out_identification(tight, person) == 1.0        # four tight clusters
+    noise = rng.normal(size=(20, 8))
+    assert leave_one_out_identification(noise, person) < 0.6          # no structure: about chance (0.25)
+    alone = np.array([0, 0, 1])                                       # a person with one image is a miss
+    assert leave_one_out_identification(np.array([[0.0], [0.1], [5.0]]), alone) == 2 / 3
+
+
+def test_fit_box_keeps_the_candidate_that_separates_people(monkeypatch):
+    """fit_box scores every candidate on real images of known people and keeps the best one."""
+    from cvaegan.evaluation import faceid
+
+    emb = faceid.FaceEmbedder.__new__(faceid.FaceEmbedder)   # no dlib models needed for the choice
+    person = np.repeat(np.arange(3), 4)
+    good = np.eye(3)[person] * 5.0
+    bad = np.random.default_rng(1).normal(size=(12, 3))
+    boxes = ((0.0, 0.0, 1.0, 1.0), (0.2, 0.2, 0.8, 0.8))
+    monkeypatch.setattr(faceid.FaceEmbedder, "__call__",
+                        lambda self, x: torch.from_numpy(good if self.box == boxes[1] else bad))
+    rec = emb.fit_box(torch.zeros(12, 3, 8, 8), person, candidates=boxes)
+    assert emb.box == boxes[1] and rec["box"] == list(boxes[1])
+    assert [c["leave_one_out_identification"] for c in rec["candidates"]][1] == 1.0

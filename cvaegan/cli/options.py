@@ -93,6 +93,8 @@ BOUNDS: dict[str, Bound] = {
     "iterations": AT_LEAST_1, "critic_steps": AT_LEAST_1, "eval_every": AT_LEAST_1,
     "clip": POSITIVE, "bins": Bound(2, 1000),
     "flower_label": NON_NEGATIVE,
+    "edit_images": Bound(1, MAX_IMAGES),
+    "swap_pairs": Bound(1, MAX_IMAGES),
 }
 COMMAND_BOUNDS: dict[tuple[str, str], Bound] = {
     ("morph", "steps"): Bound(2, 256),                 # frames of one strip

@@ -438,6 +438,7 @@ def evaluate_swap(model: Any, cache_or_data: ImageCache | str | os.PathLike[str]
         x_out = swap_all(net, x_s, x_a, batch_size, autocast, lambda i: prog.update(task, completed=i))
         name = getattr(embedder, "name", type(embedder).__name__)
         task = prog.add_task("embedding", total=len(x_test) + n, info=name)
+        fit = embedder.fit_box(x_test, scored.person) if hasattr(embedder, "fit_box") else None
         e_test = _embed(embedder, x_test, batch_size, lambda i: prog.update(task, completed=i))
         e_out = _embed(embedder, x_out, batch_size, lambda i: prog.update(task, completed=len(x_test) + i))
         fixed = getattr(embedder, "threshold", None)
@@ -451,6 +452,8 @@ def evaluate_swap(model: Any, cache_or_data: ImageCache | str | os.PathLike[str]
                          else "calibrated: equal-error point on the real test images (leave-one-out)",
                          "calibration": calib,
                          "embedder": embedder.describe() if hasattr(embedder, "describe") else {"name": name}})
+        if fit is not None:
+            identity["embedder_fit"] = fit  # the face rectangle chosen on the real test images
         if classifier is not None:
             cols = torch.from_numpy(people)
             pos = {p: k for k, p in enumerate(people.tolist())}

@@ -44,6 +44,8 @@ class OpenSetLossConfig:
       self_pairs    the share of pairs whose attributes image is the identity image itself
                     (x_a = x_s, plain reconstruction); the data layer gives ½ same-person pairs of two
                     different images and ½ pairs of two people
+      gc_direction  1: L_GC compares C's features by direction (both at norm √d, as G is given
+                    f_I), so its scale does not grow while C's softmax saturates; 0: raw features
     """
 
     lambda_kl: float = 0.1
@@ -52,9 +54,12 @@ class OpenSetLossConfig:
     lambda_gd: float = 0.03
     lambda_gc: float = 1.0
     self_pairs: float = 0.2
+    gc_direction: float = 0.0
 
     def __post_init__(self) -> None:
         check_weights(self, tuple(f.name for f in fields(self)))
+        if self.gc_direction not in (0, 1):
+            raise ValueError(f"gc_direction must be 0 or 1, got {self.gc_direction!r}")
         for name in ("other_weight", "self_pairs"):
             if getattr(self, name) > 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")

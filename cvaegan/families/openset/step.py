@@ -93,6 +93,8 @@ def openset_losses(m: OpenSet, x_s: Tensor, y_s: Tensor, x_a: Tensor, y_a: Tenso
         objectives["C"], terms["loss_c"] = l_c, l_c
     with frozen_bn_statistics(m.C):
         _, fc_f = m.C(x_f)
+    if lam.gc_direction:                                                         # compare directions
+        fc_s, fc_f = identity_vector(fc_s), identity_vector(fc_f)
     l_gc = 0.5 * L.sq_norm(fc_s.detach() - fc_f).mean()                          # L_GC
     objectives["D"] = l_d
     objectives[GENERATOR] = (lam.lambda_kl * l_kl + lam.lambda_rec * l_gr + lam.lambda_gd * l_gd
