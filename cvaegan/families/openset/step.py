@@ -81,7 +81,8 @@ def openset_losses(m: OpenSet, x_s: Tensor, y_s: Tensor, x_a: Tensor, y_a: Tenso
     (d_r, fd_r), (d_f, fd_f) = m.D(x_a), m.D(x_f)
     l_d = L.loss_d(d_r, d_f)                                                     # L_D
     w = torch.where(same, 1.0, lam.other_weight)
-    l_gr = (w * 0.5 * L.sq_norm(x_a - x_f)).mean()                              # L_GR
+    sq = 0.5 * L.sq_norm(x_a - x_f)                                              # ½‖x_a − x'‖² per pair
+    l_gr = (w * sq).mean()                                                       # L_GR
     l_gd = 0.5 * L.sq_norm(fd_r.detach() - fd_f).mean()                          # L_GD
     objectives = {"I": l_i}
     terms = {"loss_i": l_i}
@@ -100,8 +101,7 @@ def openset_losses(m: OpenSet, x_s: Tensor, y_s: Tensor, x_a: Tensor, y_a: Tenso
     objectives[GENERATOR] = (lam.lambda_kl * l_kl + lam.lambda_rec * l_gr + lam.lambda_gd * l_gd
                              + lam.lambda_gc * l_gc)
     terms.update({"loss_kl": l_kl, "loss_d": l_d, "loss_gr": l_gr, "loss_gd": l_gd, "loss_gc": l_gc})
-    sq = 0.5 * L.sq_norm(x_a - x_f).detach()
-    sf = same.float()
+    sq, sf = sq.detach(), same.float()
     extras = {"acc_i": (logits_s.argmax(1) == y_s).float().mean(),        # I names the training people
               "g_img_same": (sq * sf).sum() / sf.sum().clamp_min(1),      # ½‖x_a − x'‖², one person
               "g_img_other": (sq * (1 - sf)).sum() / (1 - sf).sum().clamp_min(1),  # … two people
