@@ -76,7 +76,8 @@ def save_grid(x: torch.Tensor, path: str | os.PathLike[str], nrow: int | None = 
     return save_png(grid_image(x, nrow), path)
 
 
-def swap_cells(swap: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], identities: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+def swap_cells(swap: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], identities: torch.Tensor,
+               attributes: torch.Tensor) -> torch.Tensor:
     """The identities × attributes figure of an identity-swap model as (1 + n) × (1 + m) cells,
     row-major (`grid_image(cells, nrow=m + 1)`): the m attribute images along the top, the n
     identity images down the left, a white corner, and in cell (i, j) `swap(identity i, attribute
@@ -86,4 +87,3 @@ def swap_cells(swap: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], ident
     top = torch.cat([torch.ones_like(attributes[:1]), attributes])[None]
     rows = torch.cat([identities[:, None].to(cells), cells], dim=1)
     return torch.cat([top.to(cells), rows]).flatten(0, 1)
-

@@ -182,13 +182,12 @@ class FaceEmbedder:
 def leave_one_out_identification(e: np.ndarray, person: np.ndarray) -> float:
     """Share of images whose nearest person — by mean distance to that person's images, itself left
     out — is its own (people with one image count as misses)."""
-    d = np.linalg.norm(e[:, None].astype(np.float64) - e[None], axis=-1)
-    np.fill_diagonal(d, np.nan)
+    d = np.linalg.norm(e[:, None].astype(np.float64) - e[None], axis=-1)   # (N, N), zero diagonal
     people = np.unique(person)
-    member = person[None, :] == people[:, None]                          # (P, N)
-    with np.errstate(invalid="ignore"):
-        mean = np.stack([np.nanmean(np.where(m[None], d, np.nan), axis=1) for m in member], axis=1)  # (N, P)
-    mean = np.where(np.isnan(mean), np.inf, mean)
+    member = (person[:, None] == people[None, :]).astype(np.float64)      # (N, P)
+    count = member.sum(0)[None, :] - member                               # others of each person, itself out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(count > 0, (d @ member) / count, np.inf)          # (N, P)
     return float((people[mean.argmin(1)] == person).mean())
 
 

@@ -28,11 +28,12 @@ EPILOG = """[bold]Examples[/]
   cvaegan judge train data/celeba -r 64 --attributes all
   cvaegan evaluate --judge judges/celeba-64-attributes.pt \\
       --data data/celeba --edit-images 500
-  [dim]# an identity swapper (openset) on unseen people: dlib's face embedding, SCRFD landmarks[/]
+  [dim]# a swap model on unseen people: dlib's embedding, SCRFD landmarks[/]
   cvaegan evaluate --data data/faces-openset \\
       --detector ~/.insightface/models/buffalo_l/det_10g.onnx
-  [dim]# … on the cartoons: the judge (trained on the test people) is the identity embedding[/]
-  cvaegan evaluate --judge judges/test-people-32.pt --data data/cartoons-openset
+  [dim]# … on the cartoons: a judge of the test people is the embedding[/]
+  cvaegan evaluate --judge judges/test-people-32.pt \\
+      --data data/cartoons-openset
 """
 
 
