@@ -6,8 +6,9 @@ dataset and measure reconstruction PSNR/SSIM, artifact ratios and C's accuracy o
     python benchmarks/fidelity_sweep.py --table benchmarks/results/sweep     # the collected table
 
 Each run appends one JSON line to OUT/sweep.jsonl and leaves its run folder (samples, reconstructions
-as PNG) in OUT/runs/NAME. `--set key=value` sets LossConfig / OptimConfig fields by name on top of the paper preset (the
-README's sweep table lists each run's changes from it).
+as PNG) in OUT/runs/NAME. `--set key=value` sets LossConfig / OptimConfig fields by name on top of
+`--preset` (default: paper; the README's sweep tables list each run's changes from its preset);
+`--g-layout late` trains cvaegan 0.1's generator layout.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ def main() -> None:
     ap.add_argument("-b", "--batch-size", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--preset", default="paper", help="the preset the --set fields change (default: paper)")
+    ap.add_argument("--precision", default="auto", help="auto, bf16 or fp32")
+    ap.add_argument("--g-layout", default="early", choices=("early", "late"))
     ap.add_argument("--table", type=Path)
     a = ap.parse_args()
     if a.table:
@@ -85,17 +89,17 @@ def main() -> None:
                   f"{m['samples']['tv']:.2f})  acc {m['c_acc_samples']:.2f}  kl {r['last'].get('loss_kl', 0):.1f}"
                   f"  {r['seconds']:.0f}s")
         return
-    loss, optim = from_preset("paper", **parse_sets(a.set))
+    loss, optim = from_preset(a.preset, **parse_sets(a.set))
     t0 = time.perf_counter()
     deadline = None if a.minutes is None else t0 + 60 * a.minutes
     res = train(TrainOptions(data=a.data, out=a.out / "runs", name=a.name, model=a.model, resolution=a.resolution,
-                             width=a.width, latent_dim=a.latent_dim, batch_size=a.batch_size, steps=a.steps,
-                             seed=a.seed, loss=loss, optim=optim, workers=1, log_every=50,
+                             width=a.width, latent_dim=a.latent_dim, g_layout=a.g_layout, batch_size=a.batch_size, steps=a.steps,
+                             seed=a.seed, loss=loss, optim=optim, workers=1, precision=a.precision, log_every=50,
                              sample_every=10**9, ckpt_every=10**9),
                 stop=None if deadline is None else (lambda step: time.perf_counter() > deadline))
     seconds = time.perf_counter() - t0
     metrics = measure(res.checkpoint, a.data, a.resolution, fig_dir=res.run_dir)
-    rec = {"name": a.name, "sets": a.set, "model": a.model, "steps": res.step, "resolution": a.resolution,
+    rec = {"name": a.name, "preset": a.preset, "precision": a.precision, "g_layout": a.g_layout, "sets": a.set, "model": a.model, "steps": res.step, "resolution": a.resolution,
            "width": a.width, "latent_dim": a.latent_dim, "seconds": round(seconds, 1), "last": res.last,
            "metrics": metrics}
     a.out.mkdir(parents=True, exist_ok=True)

@@ -121,3 +121,24 @@ def test_edit_changes_only_the_named_attribute_input():
 def test_loss_config_refuses_bad_weights(bad):
     with pytest.raises(ValueError):
         IFLossConfig(**bad)
+
+
+def test_g_running_stats_see_only_reconstructions():
+    """As CVAE-GAN's: edits run G in eval mode on E's codes, so its running statistics come from
+    the x̂ = G(z, ŷ) batches, not also from the prior batches."""
+    from cvaegan.core.updates import reparameterize
+
+    def stats(net):
+        return [t.clone() for b in net.modules() if isinstance(b, torch.nn.BatchNorm2d)
+                for t in (b.running_mean, b.running_var)]
+
+    m, x, y, g = _setup()
+    before = stats(m.G)
+    ifcvaegan_losses(m, x, y, g)
+    after_step = stats(m.G)
+    m2, _, _, g2 = _setup()
+    (mu, logvar), logits_y, _ = m2.E(x)
+    m2.G(reparameterize(mu, logvar, g2), torch.sigmoid(logits_y))
+    assert any(not torch.equal(a, b) for a, b in zip(before, after_step))
+    for a, b in zip(stats(m2.G), after_step):
+        assert torch.allclose(a, b, atol=1e-6)

@@ -1,5 +1,7 @@
 """Output shapes at every resolution, the paper's G layout, and label conditioning."""
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -74,3 +76,47 @@ def test_bad_config_is_rejected():
         ModelConfig(num_classes=3, resolution=48)
     with pytest.raises(ValueError, match="model must be one of"):  # the family's config knows its models
         CVAEGANConfig(ModelConfig(num_classes=3, model="vae"))
+
+
+def _conv_sides(g: Generator, res: int) -> list[int]:
+    """The map side each of G's six convolutions works at, read off a forward pass."""
+    sides: list[int] = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out: sides.append(out.shape[-1]))
+             for m in g.convs if isinstance(m, nn.Conv2d)]
+    g.eval()
+    with torch.no_grad():
+        g(torch.zeros(1, g.fc1[0].in_features - 3), torch.zeros(1, 3))
+    for h in hooks:
+        h.remove()
+    return sides
+
+
+@pytest.mark.parametrize("res, early, late", [(32, [4, 8, 16, 32, 32, 32], [2, 2, 4, 8, 16, 32]),
+                                              (64, [4, 8, 16, 32, 64, 64], [2, 4, 8, 16, 32, 64]),
+                                              (128, [4, 8, 16, 32, 64, 128], [4, 8, 16, 32, 64, 128]),
+                                              (256, [8, 16, 32, 64, 128, 256], [8, 16, 32, 64, 128, 256])])
+def test_g_layout_places_the_upsamplings(res, early, late):
+    """The default layout projects to 4×4 below 128 and up-samples right after the first conv, so
+    the last ones refine the image at full resolution; "late" is cvaegan 0.1's layout (2×2, and
+    its 32×32 images came out of one 5×5 conv of a nearest-up-sampled map). At 128 (the paper's
+    2×2 and six up-samplings) and 256 both are the same network."""
+    cfg = dict(num_classes=3, resolution=res, width=0.125, latent_dim=8)
+    assert ModelConfig(**cfg).g_layout == "early"
+    g_early, g_late = Generator(ModelConfig(**cfg)), Generator(ModelConfig(**cfg, g_layout="late"))
+    assert _conv_sides(g_early, res) == early and _conv_sides(g_late, res) == late
+    assert g_early.base == (4 if res < 128 else res // 64) and g_late.base == (2 if res < 128 else res // 64)
+    if res >= 128:
+        assert g_early.state_dict().keys() == g_late.state_dict().keys()
+
+
+def test_a_saved_architecture_without_g_layout_rebuilds_the_late_layout():
+    """Checkpoints written before the field existed trained the late layout: they must rebuild it
+    (their state-dict keys would not fit the early one), while new configs round-trip as saved."""
+    old = {"num_classes": 3, "resolution": 32, "latent_dim": 8, "width": 0.125, "model": "cvaegan"}
+    assert ModelConfig.from_dict(old).g_layout == "late"
+    new = ModelConfig(num_classes=3, resolution=32, latent_dim=8, width=0.125)
+    assert ModelConfig.from_dict(dataclasses.asdict(new)) == new
+    with pytest.raises(ValueError, match="g_layout"):
+        ModelConfig(num_classes=3, g_layout="middle")
+    with pytest.raises(ValueError, match="unknown"):
+        ModelConfig.from_dict({**old, "depth": 3})

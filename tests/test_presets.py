@@ -22,6 +22,8 @@ def test_paper_preset_is_eq7_literal_and_the_default_differs_where_documented():
     assert paper.optim.lr_g == 2e-4 and paper.optim.beta1 == 0.5
     d = PRESETS["default"].loss
     assert d == LossConfig() and d.lambda_kl < paper.loss.lambda_kl and d.pair_d_scale < 1.0
+    o = PRESETS["default"].optim  # E and G faster than DCGAN's 2e-4; D and C at it
+    assert o == OptimConfig() and o.lr_e == o.lr_g > paper.optim.lr_g and (o.lr_d, o.lr_c) == (2e-4, 2e-4)
 
 
 def test_from_preset_overrides_by_field_name_and_rejects_unknown_fields():

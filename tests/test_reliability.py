@@ -224,7 +224,8 @@ def test_mismatched_weights_are_one_line(tmp_path, capsys):
 def test_resume_with_another_architecture_is_refused_and_config_kept(shapes, tmp_path, capsys):
     train(_opts(shapes, tmp_path / "runs"))
     config = (tmp_path / "runs" / "r" / "config.json").read_text()
-    for flag, value in (("-r", "64"), ("--width", "0.25"), ("--latent-dim", "8"), ("--model", "cvae")):
+    for flag, value in (("-r", "64"), ("--width", "0.25"), ("--latent-dim", "8"), ("--model", "cvae"),
+                        ("--g-layout", "late")):
         code, _, err = cli(["train", shapes, "--out", tmp_path / "runs", "--name", "r", "--resume", flag, value,
                             "--steps", "4", "--device", "cpu", "--workers", "0", "--cache-dir", tmp_path / "cache"],
                            capsys)
@@ -240,6 +241,7 @@ def test_resume_without_architecture_flags_takes_the_runs(shapes, tmp_path, caps
     assert code == 0, err
     cfg = json.loads((tmp_path / "runs" / "r" / "config.json").read_text())
     assert cfg["model"]["model"]["width"] == 0.125 and cfg["model"]["model"]["latent_dim"] == 16
+    assert cfg["model"]["model"]["g_layout"] == "early"
     assert cfg["train"]["resolution"] == 32 and load_checkpoint(tmp_path / "runs" / "r" / "checkpoints" / "latest.pt")["step"] == 4
 
 
@@ -675,3 +677,19 @@ def test_merged_view_of_a_split_view_keeps_same_named_files_of_one_class_apart(t
     assert train == sorted([str(files["a"].resolve()), str(files["b"].resolve())])
     linked = sorted(str(p.resolve()) for p in root.rglob("*.png") if p.is_symlink())
     assert linked == train
+
+
+def test_a_run_saved_before_g_layout_resumes_with_the_late_layout(shapes, tmp_path, capsys):
+    """A cvaegan 0.1 run has no g_layout in its config: --resume rebuilds (and keeps) its late G."""
+    train(_opts(shapes, tmp_path / "runs", g_layout="late"))
+    latest = tmp_path / "runs" / "r" / "checkpoints" / "latest.pt"
+    ckpt = torch.load(latest, weights_only=True)
+    del ckpt["config"]["model"]["g_layout"]
+    save_checkpoint(latest, ckpt)
+    code, _, err = cli(["train", shapes, "--out", tmp_path / "runs", "--name", "r", "--resume", "--steps", "4",
+                        "--device", "cpu", "--workers", "0", "--cache-dir", tmp_path / "cache"], capsys)
+    assert code == 0, err
+    assert load_checkpoint(latest)["config"]["model"]["g_layout"] == "late"
+    code, _, err = cli(["train", shapes, "--out", tmp_path / "runs", "--name", "s", "--g-layout", "middle",
+                        "--steps", "1", "--device", "cpu", "--workers", "0", "--cache-dir", tmp_path / "cache"], capsys)
+    assert_one_error(code, err, "g_layout")

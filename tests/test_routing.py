@@ -105,3 +105,29 @@ def test_c_running_stats_see_only_real_images():
     assert not torch.equal(before[0], after_real[0])
     for a, b in zip(after_real, after_step):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+def _bn_stats(net):
+    return [t.clone() for b in net.modules() if isinstance(b, torch.nn.BatchNorm2d)
+            for t in (b.running_mean, b.running_var)]
+
+
+def test_g_running_stats_see_only_reconstructions():
+    """G normalises with its running statistics in eval mode, where it reconstructs (morph,
+    inpaint, superres) and samples; they come from the x_f = G(z, c_r) batches alone. Averaged
+    over the prior batches too, they fitted neither and cost held-out reconstructions 1–1.4 dB."""
+    from cvaegan.core.updates import reparameterize
+
+    m, x, y, g = _setup("cvaegan")
+    before = _bn_stats(m.G)
+    LOSSES_OF["cvaegan"](m, x, y, g)
+    after_step = _bn_stats(m.G)
+    # replay the step's draws: z from E (after C's forward, which draws nothing), then the x_f pass
+    m2, _, _, g2 = _setup("cvaegan")
+    c = m2.class_vector(y)
+    (mu, logvar), _ = m2.E(x, c)
+    m2.G(reparameterize(mu, logvar, g2), c)
+    after_recon = _bn_stats(m2.G)
+    assert any(not torch.equal(a, b) for a, b in zip(before, after_step))
+    for a, b in zip(after_recon, after_step):
+        assert torch.allclose(a, b, atol=1e-6)

@@ -10,6 +10,15 @@ RESOLUTIONS = (32, 64, 128, 256)
 # instead of allocating hundreds of GB (LFW-scale data has ~5,700 identities, Glint360K 360k).
 MAX_CLASSES = 1_000_000
 MAX_LATENT = 4096
+# Where G's 2× up-samplings sit among its six convolutions when the resolution needs fewer than
+# six (32, 64): "early" before the first ones, so that the last convolutions refine the image at
+# full resolution; "late" before the last ones (cvaegan ≤ 0.1, which drew its images through one
+# 5×5 convolution of a nearest-up-sampled 16-channel map: blocky and speckled, README "Image
+# fidelity"). At 128 and 256 every convolution is preceded by one, so both are the same.
+G_LAYOUTS = ("early", "late")
+# Fields added after a checkpoint format was in use, with the value that rebuilds what a config
+# saved without them trained.
+LEGACY_ARCH_FIELDS = {"g_layout": "late"}
 
 
 @dataclass
@@ -23,6 +32,17 @@ class ModelConfig:
     latent_dim: int = 256
     width: float = 1.0
     model: str = "cvaegan"
+    g_layout: str = "early"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        """A saved architecture: fields it lacks take their legacy values (`LEGACY_ARCH_FIELDS`), so
+        a checkpoint rebuilds the networks it was trained with; unknown fields are refused."""
+        names = set(cls.__dataclass_fields__)
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown ModelConfig fields: {sorted(unknown)}")
+        return cls(**{**LEGACY_ARCH_FIELDS, **d})
 
     def __post_init__(self) -> None:
         for name in ("num_classes", "resolution", "latent_dim"):
@@ -38,3 +58,5 @@ class ModelConfig:
             raise ValueError(f"latent_dim must be in 1..{MAX_LATENT}, got {self.latent_dim}")
         if not 0 < self.width <= 4:
             raise ValueError(f"width must be in (0, 4], got {self.width}")
+        if self.g_layout not in G_LAYOUTS:
+            raise ValueError(f"g_layout must be one of {G_LAYOUTS}, got {self.g_layout!r}")

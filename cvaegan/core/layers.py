@@ -4,9 +4,13 @@ encoder trunk, channel scaling and DCGAN's init. Each network returns `(output, 
 `feature` is the input of its last fully connected layer.
 
 Scaling with resolution R ∈ {32, 64, 128, 256} (128 is the paper's layout):
-  G  2 FC layers → a 256×b×b map (b = max(2, R/64)), then 6 convs with 256, 256, 128, 92, 64, 3
-     channels and kernels 3, 3, 5, 5, 5, 5; the last log2(R/b) convs are preceded by 2× nearest
-     up-sampling (all six at 128 and 256). BN + ReLU after each conv but the last, tanh at the end.
+  G  2 FC layers → a 256×b×b map, then 6 convs with 256, 256, 128, 92, 64, 3 channels and
+     kernels 3, 3, 5, 5, 5, 5, log2(R/b) of them preceded by 2× nearest up-sampling. At 128 (the
+     paper's layout) b = 2 and every conv is preceded by one; at 256, b = 4. Below 128 the
+     default `g_layout="early"` projects to b = 4 (DCGAN's 4×4), up-samples after the first conv
+     and leaves the last convs at full resolution; "late" (cvaegan ≤ 0.1) projects to 2×2 and
+     up-samples before the last convs, so at 32×32 the image came out of one 5×5 conv of a
+     nearest-up-sampled 16-channel map. BN + ReLU after each conv but the last, tanh at the end.
   D  DCGAN: stride-2 4×4 convs (64, 128, 256, 512, 512 … channels, BN on all but the first,
      LeakyReLU 0.2) down to 4×4; f_D is the flattened 4×4 map; one logit.
   encoder trunk  a stem conv, then log2(R/4) residual stages that halve the map down to 4×4, and
@@ -73,8 +77,16 @@ class Generator(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         w = cfg.width
-        self.base = max(2, cfg.resolution // 64)
+        early = cfg.g_layout == "early"
+        # The FC layer's map: 2×2 at 128 (the paper's six up-samplings), 4×4 at 256; below 128
+        # "early" keeps 4×4 (DCGAN's projection) and "late" 2×2.
+        self.base = cfg.resolution // 64 if cfg.resolution >= 128 else 4 if early else 2
         n_up = levels(cfg.resolution, self.base)
+        n = len(G_KERNELS)
+        # Which convs an up-sampling precedes: all six when six are needed; else "early" puts
+        # them right after the first conv (which refines the FC's map), so the last convs work at
+        # full resolution, and "late" before the last n_up convs.
+        up = range(n) if n_up == n else range(1, 1 + n_up) if early else range(n - n_up, n)
         chans = [ch(c, w) for c in G_CHANNELS] + [3]
         hidden = ch(1024, w, 64)
         self.fc1 = nn.Sequential(nn.Linear(cfg.latent_dim + cfg.num_classes, hidden), nn.ReLU(inplace=True))
@@ -83,7 +95,7 @@ class Generator(nn.Module):
         layers: list[nn.Module] = []
         cin = chans[0]
         for i, (cout, k) in enumerate(zip(chans, G_KERNELS)):
-            if i >= len(G_KERNELS) - n_up:
+            if i in up:
                 layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
             last = i == len(G_KERNELS) - 1
             layers.append(nn.Conv2d(cin, cout, k, 1, k // 2, bias=last))

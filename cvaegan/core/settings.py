@@ -95,7 +95,7 @@ class SingleModelConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Any:
         loss_t, optim_t = cls._types()
-        return cls(ModelConfig(**known_fields(ModelConfig, d["model"])),
+        return cls(ModelConfig.from_dict(d["model"]),
                    loss_t(**known_fields(loss_t, d.get("loss", {}))),
                    optim_t(**known_fields(optim_t, d.get("optim", {}))))
 

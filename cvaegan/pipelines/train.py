@@ -63,7 +63,8 @@ from cvaegan.families.checkpoint import (CheckpointError, load_optimizers, make_
                                          validate_resumable)
 
 MAIN_LOSSES = ("loss_g", "loss_rec", "loss_kl", "loss_d", "loss_c", "loss_aux")
-ARCH_DEFAULTS: dict[str, Any] = {"model": "cvaegan", "resolution": 64, "width": 1.0, "latent_dim": 256}
+ARCH_DEFAULTS: dict[str, Any] = {"model": "cvaegan", "resolution": 64, "width": 1.0, "latent_dim": 256,
+                                 "g_layout": "early"}
 
 
 @dataclass
@@ -77,6 +78,7 @@ class TrainOptions:
     resolution: int | None = None
     width: float | None = None
     latent_dim: int | None = None
+    g_layout: str | None = None  # where G up-samples below 128×128 (ModelConfig.g_layout)
     batch_size: int = 64
     steps: int | None = None
     epochs: float | None = None
@@ -226,7 +228,8 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
     else:
         try:
             cfg = family.new_config(ModelConfig(num_classes=len(cond_names), resolution=opts.resolution,
-                                                latent_dim=opts.latent_dim, width=opts.width, model=opts.model),
+                                                latent_dim=opts.latent_dim, width=opts.width, model=opts.model,
+                                                g_layout=opts.g_layout),
                                     opts.loss, opts.optim)
         except ValueError as exc:
             raise CvaeganError(str(exc)) from exc
@@ -525,7 +528,7 @@ def _resolve_architecture(opts: TrainOptions, ckpt: dict[str, Any] | None) -> Tr
     A resume that sets one to another value than the checkpoint's is refused, naming the field
     (the run would otherwise fail on shapes, or silently keep the old value while config.json
     recorded the new one)."""
-    saved = ckpt["config"]["model"] if ckpt is not None else ARCH_DEFAULTS
+    saved = dataclasses.asdict(ModelConfig.from_dict(ckpt["config"]["model"])) if ckpt is not None else ARCH_DEFAULTS
     given = {k: getattr(opts, k) for k in ARCH_DEFAULTS}
     if ckpt is not None:
         for key, value in given.items():

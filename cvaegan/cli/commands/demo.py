@@ -13,7 +13,7 @@ from cvaegan.pipelines.demo import DemoOptions, run_demo
 
 EPILOG = """[bold]Examples[/]
 
-  cvaegan demo                          [dim]# ~4½ min on 2 CPU cores[/]
+  cvaegan demo                          [dim]# ~5½ min on 2 CPU cores[/]
   cvaegan demo --steps 200 --out /tmp/quick
   cvaegan demo --resolution 64 --steps 3000 --device cuda
 """

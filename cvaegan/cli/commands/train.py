@@ -50,6 +50,8 @@ def train_cmd(
     resolution: int = typer.Option(64, "--resolution", "-r", help=f"Image side: one of {RESOLUTIONS}."),
     width: float = typer.Option(1.0, "--width", help="Channel multiplier (1.0 = the paper's networks)."),
     latent_dim: int = typer.Option(256, "--latent-dim", help="Size of z."),
+    g_layout: str = typer.Option("early", "--g-layout", help="Where G up-samples below 128×128: early "
+                                 "(the last convs at full resolution) or late (cvaegan 0.1)."),
     batch_size: int = typer.Option(64, "--batch-size", "-b"),
     steps: int = typer.Option(None, "--steps", help="Training steps (default: --epochs)."),
     epochs: float = typer.Option(None, "--epochs", help="Passes over the data (default 1 when --steps is unset)."),
@@ -119,7 +121,7 @@ def train_cmd(
         raise CvaeganError(str(exc)) from exc
     # Architecture flags the user did not give stay None: a resume then takes the run's own values.
     arch = {k: v if ctx.get_parameter_source(k).name != "DEFAULT" else None for k, v in
-            dict(model=model, resolution=resolution, width=width, latent_dim=latent_dim).items()}
+            dict(model=model, resolution=resolution, width=width, latent_dim=latent_dim, g_layout=g_layout).items()}
     opts = TrainOptions(data=data, out=out, name=name, resume=resume, **arch, batch_size=batch_size, steps=steps, epochs=epochs,
                         loss=loss, optim=optim, seed=seed, device=device, workers=workers,
                         cache_dir=cache_dir, split=None if split == "all" else split, log_every=log_every,

@@ -19,6 +19,11 @@ That independence holds only because real, reconstructed and prior batches go th
 as SEPARATE batches (the DCGAN convention): batch norm over a concatenated batch would couple
 x_p's features to x_f's and so leak E into L_GD/L_GC, which the routing test detects.
 
+G's batch-norm running statistics (what G normalises with in eval mode: reconstruct, sample,
+morph, inpaint, superres) are taken from the reconstruction batches only. Prior codes z_p drive
+G's layers to other statistics than E's codes do, so running averages over both batches fit
+neither kind of input (README, "Image fidelity", measures what that cost).
+
 Baselines through the same networks and losses (§5.1, Table 1):
   cvae    E, G:    λ1 L_KL + λ2 ½‖x − x'‖²
   cgan    C: L_C; D: Eq. 1 (real vs. x_p); G: the symmetric cross-entropies −log D(x_p) − log P(c_p|x_p)
@@ -68,7 +73,8 @@ def cvaegan_losses(m: CVAEGAN, x_r: Tensor, y_r: Tensor, gen: torch.Generator,
     z_p, y_p = sample_prior(m, b, gen, x_r.device)                       # 7: z_p ~ N(0, I), c_p ~ U{1..K}
     c_p = m.class_vector(y_p)
     x_f, _ = m.G(z, c_r)                                                 # 6: x_f = G(z, c_r)
-    x_p, _ = m.G(z_p, c_p)                                               # 8: x_p = G(z_p, c_p)
+    with frozen_bn_statistics(m.G):  # G's running statistics: reconstructions' only (module doc)
+        x_p, _ = m.G(z_p, c_p)                                           # 8: x_p = G(z_p, c_p)
     (d_r, fd_r), (d_f, fd_f), (d_p, fd_p) = m.D(x_r), m.D(x_f), m.D(x_p)
     l_d = L.loss_d(d_r, d_f, d_p)                                        # 9: L_D, Eq. 1
     with frozen_bn_statistics(m.C):  # fakes must not shift C's running statistics of real images

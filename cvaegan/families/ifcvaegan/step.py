@@ -70,7 +70,8 @@ def ifcvaegan_losses(m: IFCVAEGAN, x: Tensor, y: Tensor, gen: torch.Generator) -
     x_rec, _ = m.G(z, torch.sigmoid(logits_y))                          # x̂ = G(z, ŷ)
     z_p = torch.randn(b, m.latent_dim, generator=gen, device=x.device)
     y_p = y[torch.randperm(b, generator=gen, device=x.device)]          # y_p: other images' attributes
-    x_p, _ = m.G(z_p, y_p)                                               # x_p = G(z_p, y_p)
+    with frozen_bn_statistics(m.G):  # G's running statistics: reconstructions' only, as CVAE-GAN's
+        x_p, _ = m.G(z_p, y_p)                                           # x_p = G(z_p, y_p)
     (d_r, fd_r), (d_f, fd_f), (d_p, _) = m.D(x), m.D(x_rec), m.D(x_p)
     l_gan = L.loss_d(d_r, d_f, d_p)                                      # L_gan (D)
     l_gan_g = F.softplus(-d_f.float()).mean() + F.softplus(-d_p.float()).mean()  # L_gan^G
