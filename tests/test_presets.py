@@ -10,8 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cvaegan.cli.app import app
+from cvaegan.core.arch import ModelConfig
 from cvaegan.families.cvaegan import CVAEGANConfig
-from cvaegan.families.cvaegan.config import LEGACY_LOSS_FIELDS, PRESETS, LossConfig, OptimConfig, from_preset
+from cvaegan.families.cvaegan.config import (LEGACY_LOSS_FIELDS, PRESETS, LossConfig, OptimConfig,
+                                             from_preset)
 from tests.helpers import make_shapes_dataset
 
 
@@ -22,8 +24,23 @@ def test_paper_preset_is_eq7_literal_and_the_default_differs_where_documented():
     assert paper.optim.lr_g == 2e-4 and paper.optim.beta1 == 0.5
     d = PRESETS["default"].loss
     assert d == LossConfig() and d.lambda_kl < paper.loss.lambda_kl and d.pair_d_scale < 1.0
-    o = PRESETS["default"].optim  # E and G faster than DCGAN's 2e-4; D and C at it
-    assert o == OptimConfig() and o.lr_e == o.lr_g > paper.optim.lr_g and (o.lr_d, o.lr_c) == (2e-4, 2e-4)
+    o = PRESETS["default"].optim  # E (and G with E) faster than DCGAN's 2e-4; D and C at it
+    assert o == OptimConfig() and o.lr_e > paper.optim.lr_e and (o.lr_d, o.lr_c) == (2e-4, 2e-4)
+
+
+@pytest.mark.parametrize("model,lr_g", [("cvaegan", 1e-3), ("cvae", 1e-3), ("cgan", 2e-4), ("fmcgan", 2e-4)])
+def test_default_lr_g_is_resolved_by_model_and_an_explicit_one_is_kept(model, lr_g):
+    """G learns at 1e-3 beside E, at DCGAN's 2e-4 in the GAN-only baselines; the config a
+    checkpoint stores always holds the number, and `--set lr_g=…` / `--preset paper` win."""
+    arch = ModelConfig(model=model, num_classes=3, resolution=32)
+    cfg = CVAEGANConfig(arch)
+    assert cfg.optim.lr_g == lr_g and cfg.optim.lr("G") == lr_g
+    assert CVAEGANConfig.from_dict(cfg.to_dict()).optim == cfg.optim
+    _, explicit = from_preset("default", lr_g=5e-4)
+    assert CVAEGANConfig(arch, optim=explicit).optim.lr_g == 5e-4
+    assert CVAEGANConfig(arch, optim=PRESETS["paper"].optim).optim.lr_g == 2e-4
+    with pytest.raises(ValueError, match="unresolved"):
+        OptimConfig().lr("G")
 
 
 def test_from_preset_overrides_by_field_name_and_rejects_unknown_fields():
