@@ -77,12 +77,11 @@ LEGACY_LOSS_FIELDS: dict[str, Any] = {"pixel_reduction": "sum", "feature_reducti
 
 @dataclass
 class OptimConfig:
-    """Adam for every network, DCGAN's betas. E and G learn at 1e-3, D and C at DCGAN's 2e-4: at
-    2e-4 the encoder–decoder was far from fitting the training images within a CPU budget
-    (README "Image fidelity"). `lr_g=None` means "by model": 1e-3 where G is trained with E
-    (cvaegan, cvae), DCGAN's 2e-4 in the GAN-only baselines (cgan, fmcgan), whose G fits no
-    reconstruction and which trained better at 2e-4 on the real faces (README, "Image
-    fidelity"); `CVAEGANConfig` resolves it, so a checkpoint always stores a number."""
+    """Adam for every network, DCGAN's betas. E learns at 1e-3, D and C at DCGAN's 2e-4: at 2e-4
+    the encoder–decoder was far from fitting the training images within a CPU budget (README
+    "Image fidelity"). `lr_g=None` means "by model": 1e-3 where G is trained with E (cvaegan,
+    cvae), DCGAN's 2e-4 in the GAN-only baselines (cgan, fmcgan), whose G fits no
+    reconstruction; `CVAEGANConfig` resolves it, so a checkpoint always stores a number."""
 
     lr_e: float = 1e-3
     lr_g: float | None = None
