@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cvaegan.data.demo_faces import DemoDataConfig, write_demo_dataset  # noqa: E402
 from cvaegan.data.images import to_hwc_uint8  # noqa: E402
 from cvaegan.data.manifest import MANIFEST_NAME, index_dataset, new_manifest, read_manifest  # noqa: E402
+from cvaegan.cli.commands.train import parse_sets  # noqa: E402
 from cvaegan.evaluation.compare import CompareOptions, Variant, get_judge, run_variant  # noqa: E402
 from cvaegan.evaluation.judge import JudgeTrainOptions, load_judge, train_judge  # noqa: E402
 from cvaegan.evaluation.stylize import ROW_LABELS, ROW_NOTE, ROWS, stylize_all  # noqa: E402
@@ -185,7 +186,7 @@ def augmentation(args: argparse.Namespace, judge: Path, console: Console) -> dic
                           batch_size=args.batch_size, latent_dim=args.latent_dim, seed=args.seed, device=args.device,
                           precision=args.precision, judge=judge, cache_dir=args.cache_dir,
                           minutes=args.augment_minutes)
-    loss, optim = from_preset("default")
+    loss, optim = from_preset("default", **parse_sets(args.set))
     gen_rec = run_variant(Variant(f"saae-{n}fonts", model="saae", loss=loss, optim=optim), opts, judge, console)
 
     # one seeded image of each other train font: its style example (its class is never used)
@@ -334,7 +335,10 @@ def main() -> None:
                     help="faces instead of characters: write the demo's cartoon faces with N shared looks "
                          "(pose, light, background; every fifth held out) to DATA unless there already")
     ap.add_argument("--cartoon-classes", type=int, default=16, help="identities of --cartoon-looks")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a loss/optimiser field of every run, e.g. lr_g=1e-3 (repeatable)")
     args = ap.parse_args()
+    overrides = parse_sets(args.set)
     if args.cartoon_looks:
         write_demo_dataset(args.data, DemoDataConfig(num_classes=args.cartoon_classes, per_class=args.cartoon_looks,
                                                      size=max(64, args.resolution), seed=args.seed, shared_looks=True))
@@ -351,7 +355,7 @@ def main() -> None:
     judge, jstate = get_judge(opts, console)
     runs = {}
     for preset in ("default", *dict.fromkeys(args.ablation)):
-        loss, optim = from_preset(preset)
+        loss, optim = from_preset(preset, **overrides)
         name = "saae" if preset == "default" else f"saae-{preset}"
         rec = run_variant(Variant(name, model="saae", loss=loss, optim=optim), opts, judge, console)
         runs[name] = {"preset": preset, "steps": rec["step"], "train_seconds": rec["train_seconds"],
@@ -375,7 +379,8 @@ def main() -> None:
     summary = {
         "benchmark": "stylize", "data": str(args.data.resolve()), "resolution": args.resolution,
         "minutes": args.minutes, "width": args.width, "latent_dim": args.latent_dim, "batch_size": args.batch_size,
-        "seed": args.seed, "judge": str(judge), "judge_heldout_top1": jstate.get("metrics", {}).get("heldout_acc"),
+        "seed": args.seed, "overrides": overrides, "judge": str(judge),
+        "judge_heldout_top1": jstate.get("metrics", {}).get("heldout_acc"),
         "runs": runs, "augmentation": aug, "targets": targets, "target_values": TARGETS,
         "not_measured": [NOT_MEASURED], "wall_seconds": round(time.perf_counter() - t0, 1),
         "machine": {"cpu_threads": torch.get_num_threads(), "python": platform.python_version(),

@@ -2,6 +2,8 @@
 C), G reads I's feature but never trains I, the two-person reconstruction weight is the paper's λ,
 the identity vector is I's feature (not its logits), and the model round-trips a checkpoint."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -121,3 +123,16 @@ def test_the_family_declares_what_its_step_computes():
     assert set(step.objectives) == set(spec.phases[0].objectives)
     with pytest.raises(ValueError, match="other_weight"):
         OpenSetLossConfig(other_weight=2.0)
+
+
+@pytest.mark.parametrize("model", ["openset", "openset-c"])
+def test_a_and_g_learn_at_1e3_by_default_and_an_old_checkpoint_keeps_its_rates(model):
+    """The attribute encoder A and G at 1e-3, I, C and D at DCGAN's 2e-4 (README "Identity swap");
+    a config stored before the change rebuilds its own rates, so `--resume` keeps them."""
+    m = _setup(model)[0]
+    rates = {n: o.param_groups[0]["lr"] for n, o in registry.family("openset").make_optimizers(m).items()}
+    assert rates == {n: 1e-3 if n in ("A", "G") else 2e-4 for n in m.nets}
+    stored = dataclasses.asdict(m.cfg)
+    stored["optim"].update(lr_a=2e-4, lr_g=2e-4)
+    old = OpenSetConfig.from_dict(stored)
+    assert (old.optim.lr("A"), old.optim.lr("G")) == (2e-4, 2e-4)

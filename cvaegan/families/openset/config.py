@@ -67,12 +67,13 @@ class OpenSetLossConfig:
 
 @dataclass
 class OpenSetOptimConfig:
-    """Adam for every network, DCGAN's betas."""
+    """Adam for every network, DCGAN's betas. The attribute encoder A and G at 1e-3, as CVAE-GAN's
+    E and G; the classifiers I and C and D at DCGAN's 2e-4 (README "Identity swap")."""
 
     lr_i: float = 2e-4
     lr_c: float = 2e-4
-    lr_a: float = 2e-4
-    lr_g: float = 2e-4
+    lr_a: float = 1e-3
+    lr_g: float = 1e-3
     lr_d: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
