@@ -48,10 +48,10 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cvaegan.cli.commands.train import parse_sets  # noqa: E402
 from cvaegan.data.demo_faces import DemoDataConfig, write_demo_dataset  # noqa: E402
 from cvaegan.data.images import to_hwc_uint8  # noqa: E402
 from cvaegan.data.manifest import MANIFEST_NAME, index_dataset, new_manifest, read_manifest  # noqa: E402
-from cvaegan.cli.commands.train import parse_sets  # noqa: E402
 from cvaegan.evaluation.compare import CompareOptions, Variant, get_judge, run_variant  # noqa: E402
 from cvaegan.evaluation.judge import JudgeTrainOptions, load_judge, train_judge  # noqa: E402
 from cvaegan.evaluation.stylize import ROW_LABELS, ROW_NOTE, ROWS, stylize_all  # noqa: E402
