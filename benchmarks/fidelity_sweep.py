@@ -91,12 +91,11 @@ def main() -> None:
         return
     loss, optim = from_preset(a.preset, **parse_sets(a.set))
     t0 = time.perf_counter()
-    deadline = None if a.minutes is None else t0 + 60 * a.minutes
     res = train(TrainOptions(data=a.data, out=a.out / "runs", name=a.name, model=a.model, resolution=a.resolution,
-                             width=a.width, latent_dim=a.latent_dim, g_layout=a.g_layout, batch_size=a.batch_size, steps=a.steps,
+                             width=a.width, latent_dim=a.latent_dim, g_layout=a.g_layout, batch_size=a.batch_size,
+                             steps=a.steps, minutes=a.minutes,
                              seed=a.seed, loss=loss, optim=optim, workers=1, precision=a.precision, log_every=50,
-                             sample_every=10**9, ckpt_every=10**9),
-                stop=None if deadline is None else (lambda step: time.perf_counter() > deadline))
+                             sample_every=10**9, ckpt_every=10**9))
     seconds = time.perf_counter() - t0
     metrics = measure(res.checkpoint, a.data, a.resolution, fig_dir=res.run_dir)
     rec = {"name": a.name, "preset": a.preset, "precision": a.precision, "g_layout": a.g_layout, "sets": a.set, "model": a.model, "steps": res.step, "resolution": a.resolution,

@@ -102,15 +102,14 @@ def train_budget(args: argparse.Namespace, data: Path, console: Console) -> dict
     done = latest.is_file() and _logged_seconds(run_dir) is not None
     seconds = None
     if not done:
-        deadline = time.perf_counter() + 60 * args.minutes - (_logged_seconds(run_dir, "interrupt") or 0.0)
         loss, optim = registry.family("openset").settings(args.preset, parse_sets(args.set))  # preset, then --set
         t0 = time.perf_counter()
         res = train(TrainOptions(data=data, out=args.out / "runs", name=RUN, resume=latest.is_file(), model=args.model,
                                  resolution=args.resolution, width=args.width, latent_dim=args.latent_dim,
-                                 batch_size=args.batch_size, steps=10**8, loss=loss, optim=optim, seed=args.seed,
+                                 batch_size=args.batch_size, minutes=args.minutes, loss=loss, optim=optim, seed=args.seed,
                                  device=args.device, precision=args.precision, workers=args.workers,
                                  cache_dir=args.cache_dir, log_every=50, sample_every=1000, ckpt_every=500),
-                    console, stop=lambda step: time.perf_counter() > deadline)
+                    console)
         seconds = round(time.perf_counter() - t0, 1)
         if res.interrupted:
             raise KeyboardInterrupt

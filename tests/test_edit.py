@@ -88,24 +88,32 @@ def _probe_accuracy(model, x: torch.Tensor, y: torch.Tensor, seed: int = 0) -> f
 
 def test_factorisation_term_removes_attribute_information_from_z(trained_editor, tmp_path):
     """The same run without the adversarial term (α = 0) leaves more of y readable from z by a
-    fresh probe than the default run: the term does what it is for."""
+    fresh probe than the run with it: the term does what it is for.
+
+    Both runs keep their learning rates constant (`lr_decay=0`), so that the comparison is of the
+    term alone. Measured (2026-12-07): 66.4 % with the term, 75.0 % without. Under the default
+    schedule (rates falling to 0 over the last 30 %) the same pair measured 73.8 % and 76.7 %:
+    as the rates fall, A stops adapting and E only has to fool a frozen A (README, "Attribute
+    editing")."""
     from rich.console import Console
 
-    from cvaegan.families.ifcvaegan import IFLossConfig
+    from cvaegan.families.ifcvaegan import IFLossConfig, IFOptimConfig
     from cvaegan.pipelines.train import TrainOptions, train
     from tests.conftest import TRAINED_EDITOR_STEPS
 
-    res = train(TrainOptions(data=trained_editor["data"], out=tmp_path, name="no-aux", model="ifcvaegan",
-                             resolution=32, width=0.25, latent_dim=32, batch_size=32, steps=TRAINED_EDITOR_STEPS,
-                             seed=0, device="cpu", workers=0, cache_dir=tmp_path / "cache", log_every=50,
-                             sample_every=10_000, ckpt_every=10_000, precision="fp32",
-                             loss=IFLossConfig(lambda_aux=0.0)),
-                Console(stderr=True, quiet=True))
+    def run(name: str, lambda_aux: float):
+        return train(TrainOptions(data=trained_editor["data"], out=tmp_path, name=name, model="ifcvaegan",
+                                  resolution=32, width=0.25, latent_dim=32, batch_size=32, steps=TRAINED_EDITOR_STEPS,
+                                  seed=0, device="cpu", workers=0, cache_dir=tmp_path / "cache", log_every=50,
+                                  sample_every=10_000, ckpt_every=10_000, precision="fp32",
+                                  loss=IFLossConfig(lambda_aux=lambda_aux), optim=IFOptimConfig(lr_decay=0.0)),
+                     Console(stderr=True, quiet=True)).checkpoint
+
     index = index_dataset(trained_editor["data"])
     x = from_hwc_uint8(np.stack([np.asarray(Image.open(f).convert("RGB")) for f in index.files]))
     y = torch.tensor(index.targets)
-    with_term = _probe_accuracy(open_session(trained_editor["ckpt"], device="cpu", precision="fp32").model, x, y)
-    without = _probe_accuracy(open_session(res.checkpoint, device="cpu", precision="fp32").model, x, y)
+    with_term, without = (_probe_accuracy(open_session(run(name, aux), device="cpu", precision="fp32").model, x, y)
+                          for name, aux in (("aux", IFLossConfig().lambda_aux), ("no-aux", 0.0)))
     print(f"probe accuracy of y from z: with the factorisation term {with_term:.3f}, without {without:.3f}")
     assert with_term < without - 0.03
 

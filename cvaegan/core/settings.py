@@ -19,8 +19,13 @@ def check_weights(obj: Any, names: tuple[str, ...]) -> None:
             raise ValueError(f"{name} must be a finite number ≥ 0, got {v!r}")
 
 
+# Fields an optimiser config saved before they existed takes on load: the rates were constant.
+LEGACY_OPTIM_FIELDS: dict[str, Any] = {"lr_decay": 0.0}
+
+
 def check_adam(obj: Any, lrs: tuple[str, ...]) -> None:
-    """Learning rates finite and > 0, Adam's `beta1`, `beta2` in [0, 1)."""
+    """Learning rates finite and > 0, Adam's `beta1`, `beta2` in [0, 1), the decayed share of the
+    run (`lr_decay`, `cvaegan.core.schedule`) in [0, 1]."""
     for name in lrs:
         v = getattr(obj, name)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
@@ -29,6 +34,10 @@ def check_adam(obj: Any, lrs: tuple[str, ...]) -> None:
         v = getattr(obj, name)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
             raise ValueError(f"{name} must be in [0, 1), got {v!r}")
+    v = getattr(obj, "lr_decay", 0.0)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+        raise ValueError(f"lr_decay must be in [0, 1] (the share of the run over which the rates fall to 0), "
+                         f"got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -97,7 +106,7 @@ class SingleModelConfig:
         loss_t, optim_t = cls._types()
         return cls(ModelConfig.from_dict(d["model"]),
                    loss_t(**known_fields(loss_t, d.get("loss", {}))),
-                   optim_t(**known_fields(optim_t, d.get("optim", {}))))
+                   optim_t(**known_fields(optim_t, {**LEGACY_OPTIM_FIELDS, **d.get("optim", {})})))
 
     @classmethod
     def new(cls, arch: ModelConfig, loss: Any = None, optim: Any = None) -> Any:

@@ -78,21 +78,21 @@ def run_variant(v: Variant, opts: CompareOptions, judge: Path, console: Console)
     train_seconds = None
     if opts.minutes is None:
         done = latest.is_file() and load_checkpoint(latest)["step"] >= opts.steps
-        steps, stop = opts.steps, None
-    else:  # a time budget: the run is done once its log has an "end" event
+        steps = opts.steps
+    else:  # a time budget, which the loop counts across resumes: done once its log has an "end" event
         done = latest.is_file() and _logged_seconds(run_dir) is not None
-        deadline = time.perf_counter() + 60 * opts.minutes - (_logged_seconds(run_dir, "interrupt") or 0.0)
-        steps, stop = 10**8, (lambda step: time.perf_counter() > deadline)
+        steps = None
     if not done:
         t0 = time.perf_counter()
         res = train(TrainOptions(data=opts.data, out=opts.out / "runs", name=run_name, resume=latest.is_file(),
                                  model=v.model, resolution=opts.resolution, width=opts.width,
                                  latent_dim=opts.latent_dim,
-                                 batch_size=opts.batch_size, steps=steps,
+                                 batch_size=opts.batch_size, steps=steps, minutes=opts.minutes,
                                  loss=v.loss, optim=v.optim, seed=opts.seed, device=opts.device, precision=opts.precision,
                                  workers=opts.workers, attributes=opts.attributes,
-                                 cache_dir=opts.cache_dir, log_every=max(1, min(50, steps)),
-                                 sample_every=steps, ckpt_every=max(min(steps // 4, 500), 1)), console, stop=stop)
+                                 cache_dir=opts.cache_dir, log_every=max(1, min(50, steps or 50)),
+                                 sample_every=steps or 10**8, ckpt_every=max(min((steps or 2000) // 4, 500), 1)),
+                    console)
         train_seconds = round(time.perf_counter() - t0, 1)
         if res.interrupted:
             raise KeyboardInterrupt
@@ -108,14 +108,11 @@ def run_variant(v: Variant, opts: CompareOptions, judge: Path, console: Console)
     return rec
 
 
-def _logged_seconds(run_dir: Path, event: str = "end") -> float | None:
-    """Training time of a reused run, from the last "end" event of its log.jsonl (or the summed
-    seconds of its "interrupt" events: the time an unfinished budgeted run has already spent)."""
+def _logged_seconds(run_dir: Path) -> float | None:
+    """Training time of a reused run, from the last "end" event of its log.jsonl."""
     try:
         events = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines() if line.strip()]
     except (OSError, ValueError):
         return None
-    hits = [e for e in events if e.get("event") == event and "seconds" in e]
-    if not hits:
-        return None
-    return hits[-1]["seconds"] if event == "end" else sum(e["seconds"] for e in hits)
+    hits = [e for e in events if e.get("event") == "end" and "seconds" in e]
+    return hits[-1]["seconds"] if hits else None

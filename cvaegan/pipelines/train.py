@@ -44,6 +44,7 @@ from rich.console import Console
 from cvaegan import __version__
 from cvaegan.core.arch import ModelConfig
 from cvaegan.core.condition import ConditionSpec
+from cvaegan.core.schedule import LRDecay
 from cvaegan.core.family import Family
 from cvaegan.data.dataset import DeviceBatches, ImageCache, build_cache, cache_images, content_items, may_flip
 from cvaegan.data.images import save_grid, swap_cells
@@ -82,6 +83,10 @@ class TrainOptions:
     batch_size: int = 64
     steps: int | None = None
     epochs: float | None = None
+    # A wall-clock budget of training, counted across resumes: the run ends at whichever comes
+    # first, `minutes` or `steps`/`epochs` (neither given: `minutes` alone). The learning-rate
+    # schedule follows the larger of the two shares of the run done.
+    minutes: float | None = None
     # The family's loss and optimiser settings (for CVAE-GAN's family a LossConfig and an
     # OptimConfig); None: its default preset's. Ignored on --resume (the checkpoint's are used).
     loss: Any = None
@@ -107,7 +112,7 @@ class TrainOptions:
 class TrainResult:
     run_dir: Path
     step: int
-    total_steps: int
+    total_steps: int | None  # None: a time budget alone
     checkpoint: Path
     interrupted: bool
     last: dict[str, float]
@@ -245,16 +250,25 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
         for net in model.nets.values():
             net.compile()  # in place: state_dict keys, and so checkpoints, are unchanged
     optimizers = family.make_optimizers(model)
+    # The config's rates, read before a resume loads its own. A family's optimiser config may
+    # lack the fields: constant rates for every network then.
+    schedule = LRDecay(optimizers, getattr(cfg.optim, "lr_decay", 0.0), keep=getattr(cfg.optim, "constant_rates", ()))
 
     flip = opts.flip and may_flip(cache)  # characters: never
     batches = DeviceBatches(cache, opts.batch_size, device, flip=flip, memory_format=mf,
                             rank=ctx.rank, world_size=ctx.world_size, pairs=family.batch == "pairs",
                             styled=family.batch == "styled")
-    total_steps = opts.steps if opts.steps is not None else math.ceil((opts.epochs or 1.0) * batches.steps_per_epoch)
+    if opts.steps is not None:
+        total_steps: int | None = opts.steps
+    elif opts.epochs is not None or opts.minutes is None:
+        total_steps = math.ceil((opts.epochs or 1.0) * batches.steps_per_epoch)
+    else:
+        total_steps = None
     data_gen = torch.Generator().manual_seed(opts.seed)
     noise_gen = torch.Generator(device=device)
     seed = opts.seed
     step, epoch, pos = 0, 0, 0
+    seconds_before = 0.0
     epoch_state = data_gen.get_state()
     if resume_ckpt is not None:
         load_optimizers(resume_ckpt, optimizers)
@@ -262,6 +276,7 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
         step, epoch, pos = resume_ckpt["step"], int(rng["epoch"]), int(rng["epoch_pos"])
         epoch_state = rng["data_epoch"]
         seed = int(rng.get("seed", opts.seed))
+        seconds_before = float(rng.get("train_seconds", 0.0))
         torch.set_rng_state(rng["torch"])
         if pos >= batches.steps_per_epoch:  # a smaller epoch count than when saved (new --batch-size)
             epoch, pos = epoch + 1, 0
@@ -289,6 +304,7 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
             return latest
         ckpt = make_checkpoint(model, class_names=cond_names, condition=condition, step=step, optimizers=optimizers,
                                rng={"data_epoch": epoch_state, "epoch": epoch, "epoch_pos": pos, "seed": seed,
+                                    "train_seconds": budget.seconds(),
                                     "noise": "per-step: distributed.step_seed(seed, step, rank)",
                                     "torch": torch.get_rng_state()},
                                meta={**meta, "saved": _now(), "images_seen": step * batches.batch_size})
@@ -306,6 +322,7 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
     pending: list[dict[str, torch.Tensor]] = []
     t0 = time.perf_counter()
     t_last, step_last = t0, step
+    budget = _Budget(total_steps, opts.minutes, seconds_before, every_step=not ctx.enabled)
     last: dict[str, float] = {}
     interrupted = False
     start_step = step
@@ -313,8 +330,9 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
         with _StopFlag() as flag, make_progress(console) as prog:
             task = prog.add_task(f"training {opts.model}", total=total_steps, completed=step, info="")
             try:
-                while step < total_steps:
+                while not budget.done(step):
                     noise_gen.manual_seed(distributed.step_seed(seed, step, ctx.rank))
+                    schedule.apply(budget.progress(step))
                     batch = batches.batch(order, pos, noise_gen)
                     pending.append(family.train_step(model, optimizers, batch, noise_gen, autocast(device, precision),
                                               reduce=reduce, sync_grads=sync_grads))
@@ -324,14 +342,17 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
                         epoch_state = data_gen.get_state()
                         order = batches.epoch_order(data_gen)
                     asked = stop is not None and stop(step)
+                    timed_out = budget.out_of_time()  # one process: read every step; several: at log points
                     # A signal may reach the ranks at different steps, so with several processes it is
                     # only acted on at log points, where the ranks agree on it in one collective.
                     want_stop = False
                     if step % opts.log_every == 0 or step == total_steps or step % opts.ckpt_every == 0 \
-                            or asked or (flag.requested and not ctx.enabled):
+                            or asked or timed_out or (flag.requested and not ctx.enabled):
                         now = time.perf_counter()
-                        last, want_stop = _flush(pending, ctx, flag.requested or asked)  # the only host sync
+                        last, want_stop, seconds = _flush(pending, ctx, flag.requested or asked,
+                                                          budget.seconds())  # the only host sync
                         pending = []
+                        timed_out = budget.agree(seconds)
                         rate = (step - step_last) * batches.batch_size / max(now - t_last, 1e-9)
                         rec = {"step": step, "epoch": epoch, "images_per_s": round(rate, 2),
                                "step_time_s": round((now - t_last) / max(step - step_last, 1), 5), **last}
@@ -341,7 +362,7 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
                         history.append(rec)
                         if on_log and ctx.is_main:
                             on_log(rec)
-                        prog.update(task, completed=step, info=_progress_info(rate, last))
+                        prog.update(task, completed=step, info=_progress_info(rate, last) + budget.info())
                     if step % opts.sample_every == 0:
                         grid()
                     if step % opts.ckpt_every == 0:
@@ -349,12 +370,14 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
                     if want_stop:
                         interrupted = flag.requested or not asked
                         break
+                    if timed_out:
+                        break
             except KeyboardInterrupt:
                 interrupted = True  # second Ctrl-C mid-step: the step may be half applied; keep the last save
                 log.write({"event": "interrupt", "step": step, "time": _now(), "saved": False})
                 raise CvaeganError(f"interrupted twice at step {step}; last saved checkpoint: {latest}") from None
         if pending:
-            last, _ = _flush(pending, ctx, False)
+            last, _, _ = _flush(pending, ctx, False, budget.seconds())
             _check_finite(last, step, latest)
         ckpt_path = checkpoint()
         grid()
@@ -383,12 +406,64 @@ def _read_resume(opts: TrainOptions, run_dir: Path, latest: Path) -> dict[str, A
     return None
 
 
-def _flush(pending: list[dict[str, torch.Tensor]], ctx: DistContext, stop: bool) -> tuple[dict[str, float], bool]:
-    """Mean of the pending steps' losses (over steps and ranks) and whether any rank wants to stop."""
+def _flush(pending: list[dict[str, torch.Tensor]], ctx: DistContext, stop: bool,
+           seconds: float) -> tuple[dict[str, float], bool, float]:
+    """Mean of the pending steps' losses (over steps and ranks), whether any rank wants to stop,
+    and the mean over ranks of their training seconds (so that every rank reads one clock)."""
     keys = list(pending[0].keys())
     means = torch.stack([torch.stack([p[k] for k in keys]) for p in pending]).mean(0)
-    means, stop = ctx.mean_and_any(means, stop)
-    return {k: float(v) for k, v in zip(keys, means.tolist())}, stop
+    packed = torch.cat([means.float(), torch.tensor([seconds], device=means.device)])
+    packed, stop = ctx.mean_and_any(packed, stop)
+    values = packed.tolist()
+    return {k: float(v) for k, v in zip(keys, values[:-1])}, stop, float(values[-1])
+
+
+class _Budget:
+    """How far a run is: the larger of its share of `total_steps` and of its `minutes`, training
+    seconds counted across resumes (a checkpoint stores them). With several processes the clock
+    is only read at log points, through the collective the ranks share there (`agree`), so that
+    every rank uses the same learning rates and stops at the same step."""
+
+    def __init__(self, total_steps: int | None, minutes: float | None, seconds_before: float, every_step: bool):
+        if minutes is not None and not minutes > 0:
+            raise CvaeganError(f"--minutes must be > 0, got {minutes}")
+        self.total_steps, self.every_step = total_steps, every_step
+        self.budget_s = None if minutes is None else 60.0 * minutes
+        self.before, self.t0 = seconds_before, time.perf_counter()
+        self.agreed = seconds_before  # the clock the schedule reads between log points (several processes)
+
+    def seconds(self) -> float:
+        """Training seconds of the run so far, this process's clock."""
+        return self.before + time.perf_counter() - self.t0
+
+    def _clock(self) -> float:
+        return self.seconds() if self.every_step else self.agreed
+
+    def agree(self, seconds: float) -> bool:
+        """Take the ranks' common clock (from `_flush`); whether the time is up."""
+        self.agreed = seconds
+        return self.budget_s is not None and seconds >= self.budget_s
+
+    def out_of_time(self) -> bool:
+        return self.budget_s is not None and self._clock() >= self.budget_s
+
+    def done(self, step: int) -> bool:
+        return (self.total_steps is not None and step >= self.total_steps) or self.out_of_time()
+
+    def progress(self, step: int) -> float:
+        """The share of the run done, in [0, 1]."""
+        shares = [0.0]
+        if self.total_steps:
+            shares.append(step / self.total_steps)
+        if self.budget_s is not None:
+            shares.append(self._clock() / self.budget_s)
+        return min(1.0, max(shares))
+
+    def info(self) -> str:
+        if self.budget_s is None:
+            return ""
+        left = max(0.0, self.budget_s - self.seconds())
+        return f" · {int(left // 60)}:{int(left % 60):02d} of budget left"
 
 
 def _check_finite(last: dict[str, float], step: int, latest: Path) -> None:

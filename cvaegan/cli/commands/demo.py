@@ -28,7 +28,9 @@ def demo_cmd(
     latent_dim: int = typer.Option(32, "--latent-dim", help="Size of z (the cartoon faces need few)."),
     batch_size: int = typer.Option(64, "--batch-size", "-b"),
     steps: int = typer.Option(1500, "--steps", help="Training steps (the time cap may stop it earlier)."),
-    max_minutes: float = typer.Option(5.0, "--max-minutes", help="Stop training after this long regardless."),
+    max_minutes: float = typer.Option(5.0, "--max-minutes", help="Training budget: it ends after this long "
+                                      "or at --steps, whichever comes first; the rates fall to 0 "
+                                      "over its last 30 %."),
     seed: int = typer.Option(0, "--seed"),
     device: str = shared.DEVICE,
     precision: str = shared.PRECISION,

@@ -20,6 +20,7 @@ from cvaegan.runtime.errors import CvaeganError
 EPILOG = """[bold]Examples[/]
 
   cvaegan train data/faces --resolution 64 --steps 20000
+  cvaegan train data/faces -r 64 --width 0.5 --minutes 20  [dim]# time budget[/]
   cvaegan train data/faces --model cgan --name faces-cgan --seed 1
   cvaegan train data/faces --preset paper      [dim]# Eq. 7's literal λ[/]
   cvaegan train data/faces --set pair_d_scale=0.3 --lambda1 0.1
@@ -54,7 +55,11 @@ def train_cmd(
                                  "(the last convs at full resolution) or late (cvaegan 0.1)."),
     batch_size: int = typer.Option(64, "--batch-size", "-b"),
     steps: int = typer.Option(None, "--steps", help="Training steps (default: --epochs)."),
-    epochs: float = typer.Option(None, "--epochs", help="Passes over the data (default 1 when --steps is unset)."),
+    epochs: float = typer.Option(None, "--epochs", help="Passes over the data (default 1 when --steps, --epochs "
+                                 "and --minutes are unset)."),
+    minutes: float = typer.Option(None, "--minutes", help="Train for this many minutes (counted across "
+                                  "--resume), or until --steps/--epochs if that comes first. The learning "
+                                  "rates fall to 0 over the last lr_decay share of the run."),
     preset: str = typer.Option("default", "--preset", help="Loss weights and learning rates to start from ("
                                + "; ".join(f"{f.name}: {', '.join(f.presets)}" for f in registry.families())
                                + "; paper: Eq. 7's literal λ). Options below override it."),
@@ -67,7 +72,7 @@ def train_cmd(
     lambda4: float = typer.Option(None, "--lambda4", help="λ4, weight of L_GC (Eq. 4)."),
     centre_decay: float = typer.Option(None, "--centre-decay", help="Moving-average decay of the feature centres."),
     set_: list[str] = typer.Option(None, "--set", help="KEY=VALUE for any other loss/optimiser field, e.g. "
-                                   "pair_d_scale=0.3 or feature_reduction=mean (repeatable)."),
+                                   "pair_d_scale=0.3, feature_reduction=mean or lr_decay=0 (repeatable)."),
     no_pixel: bool = typer.Option(False, "--no-pixel", help="Ablation (§5.5): drop Eq. 6's pixel term."),
     no_pair_d: bool = typer.Option(False, "--no-pair-d", help="Ablation: drop Eq. 6's f_D term."),
     no_pair_c: bool = typer.Option(False, "--no-pair-c", help="Ablation: drop Eq. 6's f_C term."),
@@ -123,6 +128,7 @@ def train_cmd(
     arch = {k: v if ctx.get_parameter_source(k).name != "DEFAULT" else None for k, v in
             dict(model=model, resolution=resolution, width=width, latent_dim=latent_dim, g_layout=g_layout).items()}
     opts = TrainOptions(data=data, out=out, name=name, resume=resume, **arch, batch_size=batch_size, steps=steps, epochs=epochs,
+                        minutes=minutes,
                         loss=loss, optim=optim, seed=seed, device=device, workers=workers,
                         cache_dir=cache_dir, split=None if split == "all" else split, log_every=log_every,
                         sample_every=sample_every, ckpt_every=ckpt_every, sync_bn=sync_bn, compile=compile_,
@@ -138,7 +144,8 @@ def train_cmd(
     if rank:
         return
     verb = "interrupted" if result.interrupted else "finished"
-    console.print(f"{verb} at step {result.step}/{result.total_steps} in {result.seconds:.0f} s; "
+    of = f"/{result.total_steps}" if result.total_steps is not None else ""
+    console.print(f"{verb} at step {result.step}{of} in {result.seconds:.0f} s; "
                   f"checkpoint: {result.checkpoint}")
     if result.interrupted:
         console.print(f"resume with: cvaegan train {data} --name {result.run_dir.name} --out {out} --resume")

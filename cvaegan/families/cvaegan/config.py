@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from cvaegan.core.arch import ModelConfig
-from cvaegan.core.settings import Preset, check_adam, check_weights, known_fields
+from cvaegan.core.schedule import LR_DECAY
+from cvaegan.core.settings import LEGACY_OPTIM_FIELDS, Preset, check_adam, check_weights, known_fields
 from cvaegan.core.settings import from_preset as core_from_preset
 
 REDUCTIONS = ("sum", "mean")
@@ -81,7 +82,9 @@ class OptimConfig:
     the encoder–decoder was far from fitting the training images within a CPU budget (README
     "Image fidelity"). `lr_g=None` means "by model": 1e-3 where G is trained with E (cvaegan,
     cvae), DCGAN's 2e-4 in the GAN-only baselines (cgan, fmcgan), whose G fits no
-    reconstruction; `CVAEGANConfig` resolves it, so a checkpoint always stores a number."""
+    reconstruction; `CVAEGANConfig` resolves it, so a checkpoint always stores a number. Every
+    rate falls linearly to 0 over the run's last 30 % (`lr_decay`, `cvaegan.core.schedule`); the
+    paper preset keeps them constant."""
 
     lr_e: float = 1e-3
     lr_g: float | None = None
@@ -89,6 +92,7 @@ class OptimConfig:
     lr_c: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    lr_decay: float = LR_DECAY  # the last share of the run over which every rate falls to 0
 
     def __post_init__(self) -> None:
         check_adam(self, ("lr_e", "lr_d", "lr_c") + (() if self.lr_g is None else ("lr_g",)))
@@ -109,7 +113,8 @@ PRESETS: dict[str, Preset] = {
     "default": Preset(LossConfig(), OptimConfig(),
                       "the measured default (README, 'Image fidelity'): λ, the f_D pair scale and the "
                       "E/G learning rates chosen by the fidelity sweep (G at 2e-4 in cgan and fmcgan)"),
-    "paper": Preset(LossConfig(3.0, 1.0, 1e-3, 1e-3, **LEGACY_LOSS_FIELDS), OptimConfig(2e-4, 2e-4, 2e-4, 2e-4),
+    "paper": Preset(LossConfig(3.0, 1.0, 1e-3, 1e-3, **LEGACY_LOSS_FIELDS),
+                    OptimConfig(2e-4, 2e-4, 2e-4, 2e-4, lr_decay=0.0),
                     "Eq. 7's literal λ1 = 3, λ2 = 1, λ3 = λ4 = 1e-3 under the same sums, Eq. 6 unscaled, "
                     "DCGAN's Adam (2e-4, β1 0.5) for every network: cvaegan 0.1's losses and learning rates"),
 }
@@ -149,6 +154,6 @@ class CVAEGANConfig:
         return cls(
             model=ModelConfig.from_dict(d["model"]),
             loss=LossConfig(**known_fields(LossConfig, {**LEGACY_LOSS_FIELDS, **d.get("loss", {})})),
-            optim=OptimConfig(**known_fields(OptimConfig, d.get("optim", {}))),
+            optim=OptimConfig(**known_fields(OptimConfig, {**LEGACY_OPTIM_FIELDS, **d.get("optim", {})})),
         )
 

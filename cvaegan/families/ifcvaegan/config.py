@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from cvaegan.core.schedule import LR_DECAY
 from cvaegan.core.settings import Preset, SingleModelConfig, check_adam, check_weights
 from cvaegan.core.settings import from_preset as core_from_preset
 
@@ -56,7 +57,9 @@ class IFLossConfig:
 @dataclass
 class IFOptimConfig:
     """Adam for every network, DCGAN's betas. E and G at 1e-3, D and A at DCGAN's 2e-4: the
-    encoder–decoder learns too slowly at 2e-4, as CVAE-GAN's does (README "Attribute editing")."""
+    encoder–decoder learns too slowly at 2e-4, as CVAE-GAN's does (README "Attribute editing").
+    Every rate falls linearly to 0 over the run's last 30 % (`cvaegan.core.schedule`), as
+    CVAE-GAN's: measured on the cartoon edits, not assumed."""
 
     lr_e: float = 1e-3
     lr_g: float = 1e-3
@@ -64,6 +67,7 @@ class IFOptimConfig:
     lr_a: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    lr_decay: float = LR_DECAY  # the last share of the run over which every rate falls to 0
 
     def __post_init__(self) -> None:
         check_adam(self, ("lr_e", "lr_g", "lr_d", "lr_a"))
