@@ -29,15 +29,14 @@ def decay_factor(progress: float, decay: float) -> float:
 
 
 class LRDecay:
-    """Sets every optimiser's rates, but those of the networks in `keep`, to base ×
-    `decay_factor(progress, decay)`. The base rates are read when it is made, so make it before a
-    resumed run's optimiser state is loaded (that state holds the rates of the step it was saved
-    at, already decayed)."""
+    """Sets every optimiser's rates to base × `decay_factor(progress, decay)`. The base rates are
+    read when it is made, so make it before a resumed run's optimiser state is loaded (that state
+    holds the rates of the step it was saved at, already decayed)."""
 
-    def __init__(self, optimizers: dict[str, torch.optim.Optimizer], decay: float, keep: tuple[str, ...] = ()):
+    def __init__(self, optimizers: dict[str, torch.optim.Optimizer], decay: float):
         decay_factor(0.0, decay)  # validate
         self.decay = decay
-        self.optimizers = {name: opt for name, opt in optimizers.items() if name not in keep}
+        self.optimizers = optimizers
         self.base = {name: [g["lr"] for g in opt.param_groups] for name, opt in optimizers.items()}
 
     def apply(self, progress: float) -> float:

@@ -44,8 +44,8 @@ from rich.console import Console
 from cvaegan import __version__
 from cvaegan.core.arch import ModelConfig
 from cvaegan.core.condition import ConditionSpec
-from cvaegan.core.schedule import LRDecay
 from cvaegan.core.family import Family
+from cvaegan.core.schedule import LRDecay
 from cvaegan.data.dataset import DeviceBatches, ImageCache, build_cache, cache_images, content_items, may_flip
 from cvaegan.data.images import save_grid, swap_cells
 from cvaegan.data.naming import resolve_name
@@ -250,9 +250,9 @@ def _train(opts: TrainOptions, ctx: DistContext, console: Console | None,
         for net in model.nets.values():
             net.compile()  # in place: state_dict keys, and so checkpoints, are unchanged
     optimizers = family.make_optimizers(model)
-    # The config's rates, read before a resume loads its own. A family's optimiser config may
-    # lack the fields: constant rates for every network then.
-    schedule = LRDecay(optimizers, getattr(cfg.optim, "lr_decay", 0.0), keep=getattr(cfg.optim, "constant_rates", ()))
+    # The config's rates, read before a resume loads its own. A family's optimiser config without
+    # `lr_decay` trains at constant rates.
+    schedule = LRDecay(optimizers, getattr(cfg.optim, "lr_decay", 0.0))
 
     flip = opts.flip and may_flip(cache)  # characters: never
     batches = DeviceBatches(cache, opts.batch_size, device, flip=flip, memory_format=mf,
