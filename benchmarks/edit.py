@@ -37,7 +37,7 @@ from cvaegan.cli.commands.train import parse_sets  # noqa: E402
 from cvaegan.data.dataset import build_cache  # noqa: E402
 from cvaegan.evaluation.compare import CompareOptions, Variant, run_variant  # noqa: E402
 from cvaegan.evaluation.judge import JudgeTrainOptions, heldout_rows, load_judge, to_float, train_judge  # noqa: E402
-from cvaegan.families.ifcvaegan import IFLossConfig  # noqa: E402
+from cvaegan.families import registry  # noqa: E402
 from cvaegan.runtime.atomic import atomic_write_json  # noqa: E402
 from cvaegan.session import open_session  # noqa: E402
 
@@ -92,7 +92,8 @@ def main() -> None:
     ap.add_argument("--ablation", action="store_true", help="also train the α = 0 run")
     ap.add_argument("--kind", choices=("celeba", "cartoons"), default="celeba", help="which targets apply")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="an IFLossConfig field, e.g. lambda_class=40 (repeatable)")
+                    help="an IFLossConfig or IFOptimConfig field, e.g. lambda_class=40 or lr_decay=0 "
+                         "(repeatable)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache-dir", type=Path, default=None)
     args = ap.parse_args()
@@ -113,11 +114,11 @@ def main() -> None:
                           batch_size=args.batch_size, latent_dim=args.latent_dim, seed=args.seed, device="cpu",
                           judge=judge, cache_dir=args.cache_dir, minutes=args.minutes, attributes=tuple(names),
                           edit_images=args.edit_images)
-    loss = IFLossConfig(**{k: float(v) for k, v in parse_sets(args.set).items()})
-    variants = [Variant("ifcvaegan", model="ifcvaegan", loss=loss)]
+    loss, optim = registry.family("ifcvaegan").settings("default", parse_sets(args.set))  # loss or optimiser fields
+    variants = [Variant("ifcvaegan", model="ifcvaegan", loss=loss, optim=optim)]
     if args.ablation:
         variants.append(Variant("ifcvaegan-no-factorisation", model="ifcvaegan",
-                                loss=dataclasses.replace(loss, lambda_aux=0.0)))
+                                loss=dataclasses.replace(loss, lambda_aux=0.0), optim=optim))
     results = {}
     for v in variants:
         rec = run_variant(v, opts, judge, console)
@@ -144,6 +145,7 @@ def main() -> None:
         "benchmark": "edit", "data": str(args.data.resolve()), "resolution": args.resolution,
         "minutes": args.minutes, "attributes": names, "width": args.width, "latent_dim": args.latent_dim,
         "batch_size": args.batch_size, "judge": str(judge), "loss": dataclasses.asdict(loss),
+        "optim": dataclasses.asdict(optim),
         "judge_heldout": jstate.get("metrics", {}).get("heldout"),
         "results": results, "targets": met, "kind": args.kind,
         "machine": {"cpu_threads": torch.get_num_threads(), "python": platform.python_version(),

@@ -69,7 +69,8 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
         run_name += time.strftime("-%Y%m%d-%H%M%S")
     result = train(TrainOptions(data=data_dir, out=opts.out / "runs", name=run_name, resolution=opts.resolution,
                                 width=opts.width, latent_dim=opts.latent_dim, batch_size=opts.batch_size,
-                                steps=opts.steps, minutes=opts.max_minutes, seed=opts.seed, device=opts.device, precision=opts.precision,
+                                steps=opts.steps, minutes=opts.max_minutes, seed=opts.seed, device=opts.device,
+                                precision=opts.precision,
                                 workers=1, loss=opts.loss,
                                 log_every=25, sample_every=100, ckpt_every=250),
                    console)
