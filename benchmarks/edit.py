@@ -94,6 +94,8 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="an IFLossConfig or IFOptimConfig field, e.g. lambda_class=40 or lr_decay=0 "
                          "(repeatable)")
+    ap.add_argument("--g-layout", choices=("early", "late"), default=None,
+                    help="G's up-sampling layout (default: the model's default, early)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache-dir", type=Path, default=None)
     args = ap.parse_args()
@@ -115,10 +117,11 @@ def main() -> None:
                           judge=judge, cache_dir=args.cache_dir, minutes=args.minutes, attributes=tuple(names),
                           edit_images=args.edit_images)
     loss, optim = registry.family("ifcvaegan").settings("default", parse_sets(args.set))  # loss or optimiser fields
-    variants = [Variant("ifcvaegan", model="ifcvaegan", loss=loss, optim=optim)]
+    variants = [Variant("ifcvaegan", model="ifcvaegan", loss=loss, optim=optim, g_layout=args.g_layout)]
     if args.ablation:
         variants.append(Variant("ifcvaegan-no-factorisation", model="ifcvaegan",
-                                loss=dataclasses.replace(loss, lambda_aux=0.0), optim=optim))
+                                loss=dataclasses.replace(loss, lambda_aux=0.0), optim=optim,
+                                g_layout=args.g_layout))
     results = {}
     for v in variants:
         rec = run_variant(v, opts, judge, console)
@@ -144,7 +147,7 @@ def main() -> None:
     summary = {
         "benchmark": "edit", "data": str(args.data.resolve()), "resolution": args.resolution,
         "minutes": args.minutes, "attributes": names, "width": args.width, "latent_dim": args.latent_dim,
-        "batch_size": args.batch_size, "judge": str(judge), "loss": dataclasses.asdict(loss),
+        "batch_size": args.batch_size, "g_layout": args.g_layout or "early", "judge": str(judge), "loss": dataclasses.asdict(loss),
         "optim": dataclasses.asdict(optim),
         "judge_heldout": jstate.get("metrics", {}).get("heldout"),
         "results": results, "targets": met, "kind": args.kind,

@@ -11,6 +11,7 @@ from cvaegan.core.arch import ModelConfig
 from cvaegan.core.updates import apply_updates
 from cvaegan.families import registry
 from cvaegan.families.ifcvaegan import IFCVAEGAN, IFConfig, IFLossConfig, ifcvaegan_losses
+from cvaegan.families.ifcvaegan.step import flip_one_attribute
 
 
 def _setup(seed: int = 0, loss: IFLossConfig | None = None, a: int = 3):
@@ -36,12 +37,13 @@ def _expected(m, t):
         "E": lam.lambda_kl * t["loss_kl"] + lam.lambda_rec * t["loss_rec"] + lam.lambda_class * t["loss_class"]
         - lam.lambda_aux * t["loss_aux"],
         "G": lam.lambda_rec * t["loss_rec"] + lam.lambda_gan * t["loss_gan_g"]
-        + lam.lambda_class_gen * t["loss_class_g"],
+        + lam.lambda_class_gen * t["loss_class_g"] + lam.lambda_class_edit * t.get("loss_class_edit", 0.0),
     }
 
 
-def test_each_network_gets_exactly_its_objective():
-    m, x, y, g = _setup()
+@pytest.mark.parametrize("edit_weight", [0.0, 5.0])
+def test_each_network_gets_exactly_its_objective(edit_weight):
+    m, x, y, g = _setup(loss=IFLossConfig(lambda_class_edit=edit_weight))
     step = ifcvaegan_losses(m, x, y, g)
     want = {n: _grads(e, list(m.nets[n].parameters())) for n, e in _expected(m, step.terms).items()}
     apply_updates(m, {}, step.objectives)
@@ -65,6 +67,48 @@ def test_generated_attribute_loss_reaches_g_and_not_e():
     apply_updates(m, {}, step.objectives)
     assert all(p.grad is None or not p.grad.any() for p in m.E.parameters())
     assert any(p.grad is not None and p.grad.any() for p in m.G.parameters())
+
+
+def test_flip_one_attribute_flips_exactly_one_to_the_opposite_hard_value():
+    y = torch.tensor([[0.2, 0.9, 0.5], [0.7, 0.1, 0.4]]).repeat(50, 1)
+    out = flip_one_attribute(y, torch.Generator().manual_seed(0))
+    changed = out != y
+    assert (changed.sum(1) == 1).all()
+    assert torch.equal(out[changed], (y[changed] < 0.5).float())
+    assert set(changed.float().argmax(1).tolist()) == {0, 1, 2}  # every attribute gets edited
+
+
+def test_training_edits_are_off_by_default_and_when_on_reach_g_only_and_d_sees_them():
+    """The edit term (not in the paper) is an option: off, the step is the paper's (G runs twice);
+    on, G runs a third time on (z, y_e), BCE(ŷ(x_e), y_e) moves G and not E, and D's objective
+    has one more fake than without it."""
+    m, x, y, g = _setup()
+    calls = []
+    hook = m.G.register_forward_pre_hook(lambda mod, args: calls.append(args[1].detach().clone()))
+    off = ifcvaegan_losses(m, x, y, g)
+    assert len(calls) == 2 and "loss_class_edit" not in off.terms
+    only = IFLossConfig(lambda_kl=0, lambda_rec=0, lambda_gan=0, lambda_class=0, lambda_class_gen=0, lambda_aux=0,
+                        lambda_class_edit=1)
+    m2, x, y, g = _setup(loss=only)
+    calls.clear()
+    hook.remove()
+    outs = []
+    hooks = [m2.G.register_forward_pre_hook(lambda mod, args: calls.append(args[1].detach().clone())),
+             m2.G.register_forward_hook(lambda mod, args, out: outs.append(out[0].detach().clone()))]
+    step = ifcvaegan_losses(m2, x, y, g)
+    for h in hooks:
+        h.remove()
+    y_rec, y_e = calls[0], calls[2]
+    assert ((y_e != y_rec).sum(1) == 1).all()  # the recon's ŷ with one attribute flipped
+    apply_updates(m2, {}, step.objectives)
+    assert all(p.grad is None or not p.grad.any() for p in m2.E.parameters())
+    assert any(p.grad is not None and p.grad.any() for p in m2.G.parameters())
+    # D's objective is the paper's plus −log(1 − D(x_e)): same weights, data and noise without it
+    m3, x, y, g = _setup(loss=dataclasses.replace(only, lambda_class_edit=0.0))
+    base = ifcvaegan_losses(m3, x, y, g).terms["loss_d"]
+    with torch.no_grad():
+        extra = torch.nn.functional.softplus(m3.D(outs[2])[0].float()).mean()
+    assert torch.allclose(step.terms["loss_d"], base + extra, atol=1e-5)
 
 
 def test_factorisation_term_is_a_minimax_between_e_and_a():

@@ -31,6 +31,7 @@ class Variant:
     loss: Any = field(default_factory=LossConfig)  # the family's loss config (LossConfig for CVAE-GAN's)
     optim: Any = None                # None: the default preset's
     run_name: str | None = None      # run folder (default: name); equal names share a run across benchmarks
+    g_layout: str | None = None      # G's up-sampling layout (ModelConfig.g_layout); None: the default
 
 
 @dataclass
@@ -86,7 +87,7 @@ def run_variant(v: Variant, opts: CompareOptions, judge: Path, console: Console)
         t0 = time.perf_counter()
         res = train(TrainOptions(data=opts.data, out=opts.out / "runs", name=run_name, resume=latest.is_file(),
                                  model=v.model, resolution=opts.resolution, width=opts.width,
-                                 latent_dim=opts.latent_dim,
+                                 latent_dim=opts.latent_dim, g_layout=v.g_layout,
                                  batch_size=opts.batch_size, steps=steps, minutes=opts.minutes,
                                  loss=v.loss, optim=v.optim, seed=opts.seed, device=opts.device, precision=opts.precision,
                                  workers=opts.workers, attributes=opts.attributes,

@@ -40,6 +40,13 @@ class IFLossConfig:
                      classifier head; its gradient reaches G (the point of the term: G must draw
                      the attribute it is given), never E
       lambda_aux     α of the factorisation: E maximises the auxiliary network's BCE(A(z), y)
+      lambda_class_edit  NOT IN THE PAPER, off by default: G's attribute term on training edits
+                     x_e = G(z, y_e), y_e = ŷ with one attribute per image flipped to the other
+                     hard value — BCE(ŷ(x_e), y_e), read by E, reaching G only. With it on, D also
+                     sees x_e as a fake and G's adversarial term covers x_e. The paper's terms
+                     teach G to follow y on prior codes z_p and to reconstruct at encoder codes;
+                     an edit asks for the one thing neither covers (an encoder code with a changed
+                     y), which is where CelebA's added smiles fail (README "Attribute editing")
     """
 
     lambda_kl: float = 0.1
@@ -48,6 +55,7 @@ class IFLossConfig:
     lambda_class: float = 10.0
     lambda_class_gen: float = 10.0
     lambda_aux: float = 1.0
+    lambda_class_edit: float = 0.0  # not in the paper: see above
     feature_scale: float = 0.15   # VAE-GAN's ½‖f_D(x) − f_D(x̂)‖² inside the reconstruction loss
 
     def __post_init__(self) -> None:

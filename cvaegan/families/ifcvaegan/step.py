@@ -12,12 +12,18 @@ equations, so the terms are named, not numbered):
     L_class^G   BCE(ŷ(x̂), y) + BCE(ŷ(x_p), y_p)                        G must draw y
     L_aux       BCE(A(z), y)                                            the auxiliary network
 
+  and, only with `lambda_class_edit` > 0 (an option, NOT in the paper; see `IFLossConfig`):
+
+    x_e = G(z, y_e), y_e = ŷ with one attribute per image flipped       a training edit
+    L_class^E   BCE(ŷ(x_e), y_e)                                        G must draw an edit
+    L_gan, L_gan^G  gain the terms −log(1 − D(x_e)) and −log D(x_e)     D sees edits as fakes
+
 Each network receives the gradient of its own objective and nothing else (`apply_updates`):
 
     A  ←  L_aux                                       A learns to read y from z
     D  ←  L_gan
     E  ←  λ_KL L_KL + λ_rec L_rec + λ_class L_class − α L_aux     E makes A fail: z loses y
-    G  ←  λ_rec L_rec + λ_gan L_gan^G + λ_class_gen L_class^G
+    G  ←  λ_rec L_rec + λ_gan L_gan^G + λ_class_gen L_class^G  (+ λ_class_edit L_class^E)
 
 Two choices the paper leaves open, made so that edits work:
   * L_class^G is read by E's classifier head but updates G ONLY: its gradient flows through x̂
@@ -72,9 +78,18 @@ def ifcvaegan_losses(m: IFCVAEGAN, x: Tensor, y: Tensor, gen: torch.Generator) -
     y_p = y[torch.randperm(b, generator=gen, device=x.device)]          # y_p: other images' attributes
     with frozen_bn_statistics(m.G):  # G's running statistics: reconstructions' only, as CVAE-GAN's
         x_p, _ = m.G(z_p, y_p)                                           # x_p = G(z_p, y_p)
-    (d_r, fd_r), (d_f, fd_f), (d_p, _) = m.D(x), m.D(x_rec), m.D(x_p)
-    l_gan = L.loss_d(d_r, d_f, d_p)                                      # L_gan (D)
-    l_gan_g = F.softplus(-d_f.float()).mean() + F.softplus(-d_p.float()).mean()  # L_gan^G
+    fakes = [x_rec, x_p]
+    edit = lam.lambda_class_edit > 0
+    if edit:  # a training edit: E's code with one attribute flipped (not in the paper; see above)
+        y_e = flip_one_attribute(torch.sigmoid(logits_y.float()).detach(), gen)
+        with frozen_bn_statistics(m.G):
+            x_e, _ = m.G(z.detach(), y_e)                               # x_e = G(z, y_e)
+        fakes.append(x_e)
+    (d_r, fd_r), (d_f, fd_f), *rest = [m.D(v) for v in (x, *fakes)]
+    d_p = rest[0][0]
+    d_fakes = [d_f] + [d for d, _ in rest]
+    l_gan = L.loss_d(d_r, *d_fakes)                                      # L_gan (D)
+    l_gan_g = sum(F.softplus(-d.float()).mean() for d in d_fakes)        # L_gan^G
     l_rec, parts = L.loss_g_pairwise(x, x_rec, fd_r, fd_f, None, None,  # L_rec
                                      scale_d=lam.feature_scale)
     with frozen_bn_statistics(m.E):
@@ -91,13 +106,32 @@ def ifcvaegan_losses(m: IFCVAEGAN, x: Tensor, y: Tensor, gen: torch.Generator) -
     }
     terms = {"loss_kl": l_kl, "loss_rec": l_rec, "loss_d": l_gan, "loss_gan_g": l_gan_g,
              "loss_class": l_class, "loss_class_g": l_class_g, "loss_aux": l_aux}
-    extras = {"g_img": parts["g_img"], "g_fd": parts["g_fd"],
-              "acc_e": _accuracy(logits_y, y),        # E reads the attributes of real images
-              "acc_e_rec": _accuracy(logits_rec, y),  # … and of reconstructions: G draws ŷ
-              "acc_e_prior": _accuracy(logits_p, y_p),  # … and of prior samples: G draws y_p
-              "acc_a": _accuracy(logits_a, y),        # A reads y from z: low is factorised
-              "d_real": torch.sigmoid(d_r.float()).mean(), "d_fake": torch.sigmoid(d_p.float()).mean()}
+    extras = {}
+    if edit:
+        with frozen_bn_statistics(m.E):
+            _, logits_e, _ = m.E(x_e)
+        l_class_e = L.loss_bce_attributes(logits_e, y_e)                # L_class^E
+        objectives["G"] = objectives["G"] + lam.lambda_class_edit * l_class_e
+        terms["loss_class_edit"] = l_class_e
+        extras["acc_e_edit"] = _accuracy(logits_e, y_e)  # E reads the training edits as asked
+    extras |= {"g_img": parts["g_img"], "g_fd": parts["g_fd"],
+               "acc_e": _accuracy(logits_y, y),        # E reads the attributes of real images
+               "acc_e_rec": _accuracy(logits_rec, y),  # … and of reconstructions: G draws ŷ
+               "acc_e_prior": _accuracy(logits_p, y_p),  # … and of prior samples: G draws y_p
+               "acc_a": _accuracy(logits_a, y),        # A reads y from z: low is factorised
+               "d_real": torch.sigmoid(d_r.float()).mean(), "d_fake": torch.sigmoid(d_p.float()).mean()}
     return StepLosses(objectives, terms, extras)
+
+
+def flip_one_attribute(y_soft: Tensor, gen: torch.Generator) -> Tensor:
+    """E's reading ŷ (N, A) in [0, 1] with one attribute per image, drawn uniformly, set to the
+    hard value opposite to ŷ's (1 where ŷ < ½, else 0): the single-attribute edit `cvaegan edit`
+    makes, with the other attributes left at E's reading."""
+    j = torch.randint(0, y_soft.shape[1], (y_soft.shape[0],), generator=gen, device=y_soft.device)
+    rows = torch.arange(y_soft.shape[0], device=y_soft.device)
+    out = y_soft.clone()
+    out[rows, j] = (y_soft[rows, j] < 0.5).to(out.dtype)
+    return out
 
 
 def _accuracy(logits: Tensor, y: Tensor) -> Tensor:
