@@ -12,7 +12,7 @@ equations, so the terms are named, not numbered):
     L_class^G   BCE(ŷ(x̂), y) + BCE(ŷ(x_p), y_p)                        G must draw y
     L_aux       BCE(A(z), y)                                            the auxiliary network
 
-  and, only with `lambda_class_edit` > 0 (an option, NOT in the paper; see `IFLossConfig`):
+  and, with `lambda_class_edit` > 0 (the default; NOT in the paper; see `IFLossConfig`):
 
     x_e = G(z, y_e), y_e = ŷ with one attribute per image flipped       a training edit
     L_class^E   BCE(ŷ(x_e), y_e)                                        G must draw an edit
