@@ -147,8 +147,8 @@ def main() -> None:
     summary = {
         "benchmark": "edit", "data": str(args.data.resolve()), "resolution": args.resolution,
         "minutes": args.minutes, "attributes": names, "width": args.width, "latent_dim": args.latent_dim,
-        "batch_size": args.batch_size, "g_layout": args.g_layout or "early", "judge": str(judge), "loss": dataclasses.asdict(loss),
-        "optim": dataclasses.asdict(optim),
+        "batch_size": args.batch_size, "g_layout": args.g_layout or "early", "judge": str(judge),
+        "loss": dataclasses.asdict(loss), "optim": dataclasses.asdict(optim),
         "judge_heldout": jstate.get("metrics", {}).get("heldout"),
         "results": results, "targets": met, "kind": args.kind,
         "machine": {"cpu_threads": torch.get_num_threads(), "python": platform.python_version(),

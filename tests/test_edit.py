@@ -91,7 +91,8 @@ def test_factorisation_term_removes_attribute_information_from_z(trained_editor,
     fresh probe than the run with it: the term does what it is for.
 
     Both runs keep their learning rates constant (`lr_decay=0`) and train the paper's terms only
-    (no training-edit term, `lambda_class_edit=0`), so that the comparison is of the term alone. Measured (2026-12-07): 66.4 % with the term, 75.0 % without. Under the default
+    (no training-edit term, `lambda_class_edit=0`), so that the comparison is of the term alone.
+    Measured (2026-12-07): 66.4 % with the term, 75.0 % without. Under the default
     schedule (rates falling to 0 over the last 30 %) the same pair measured 73.8 % and 76.7 %:
     as the rates fall, A stops adapting and E only has to fool a frozen A (README, "Attribute
     editing")."""
