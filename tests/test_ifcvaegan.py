@@ -78,20 +78,15 @@ def test_flip_one_attribute_flips_exactly_one_to_the_opposite_hard_value():
     assert set(changed.float().argmax(1).tolist()) == {0, 1, 2}  # every attribute gets edited
 
 
-def test_training_edits_reach_g_only_and_d_sees_them_and_the_paper_preset_has_none():
-    """The training-edit term (not in the paper) is on by default; the `paper` preset and old
-    checkpoints (`LEGACY_FIELDS`) train the paper's step, where G runs twice. With the term G runs
-    a third time on (z, y_e), BCE(ŷ(x_e), y_e) moves G and not E, and D's objective has x_e as
-    one more fake."""
-    from cvaegan.families.ifcvaegan.config import from_preset
-
-    assert IFLossConfig().lambda_class_edit > 0
-    paper, _ = from_preset("paper")
+def test_training_edits_are_off_by_default_and_when_on_reach_g_only_and_d_sees_them():
+    """The training-edit term (not in the paper) is an option: off by default and in configs
+    saved before it existed, where G runs twice (the paper's step). With the term G runs a third
+    time on (z, y_e), BCE(ŷ(x_e), y_e) moves G and not E, and D's objective has x_e as one more
+    fake."""
     saved = IFConfig(ModelConfig(num_classes=3, model="ifcvaegan")).to_dict()
     del saved["loss"]["lambda_class_edit"]  # a config saved before the field existed
-    old = IFConfig.from_dict(saved)
-    assert paper.lambda_class_edit == 0 and old.loss.lambda_class_edit == 0
-    m, x, y, g = _setup(loss=paper)
+    assert IFLossConfig().lambda_class_edit == 0 and IFConfig.from_dict(saved).loss.lambda_class_edit == 0
+    m, x, y, g = _setup()
     calls = []
     hook = m.G.register_forward_pre_hook(lambda mod, args: calls.append(args[1].detach().clone()))
     off = ifcvaegan_losses(m, x, y, g)

@@ -105,7 +105,7 @@ class SingleModelConfig:
     def from_dict(cls, d: dict[str, Any]) -> Any:
         loss_t, optim_t = cls._types()
         return cls(ModelConfig.from_dict(d["model"]),
-                   loss_t(**known_fields(loss_t, {**getattr(loss_t, "LEGACY_FIELDS", {}), **d.get("loss", {})})),
+                   loss_t(**known_fields(loss_t, d.get("loss", {}))),
                    optim_t(**known_fields(optim_t, {**LEGACY_OPTIM_FIELDS, **d.get("optim", {})})))
 
     @classmethod

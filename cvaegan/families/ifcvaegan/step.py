@@ -12,7 +12,8 @@ equations, so the terms are named, not numbered):
     L_class^G   BCE(ŷ(x̂), y) + BCE(ŷ(x_p), y_p)                        G must draw y
     L_aux       BCE(A(z), y)                                            the auxiliary network
 
-  and, with `lambda_class_edit` > 0 (the default; NOT in the paper; see `IFLossConfig`):
+  and, only with `lambda_class_edit` > 0 (an option, off by default; NOT in the paper; see
+  `IFLossConfig`):
 
     x_e = G(z, y_e), y_e = ŷ with one attribute per image flipped       a training edit
     L_class^E   BCE(ŷ(x_e), y_e)                                        G must draw an edit
@@ -73,7 +74,8 @@ def ifcvaegan_losses(m: IFCVAEGAN, x: Tensor, y: Tensor, gen: torch.Generator) -
     l_class = L.loss_bce_attributes(logits_y, y)                        # L_class
     z = reparameterize(mu, logvar, gen)
     l_kl = L.loss_kl(mu, logvar)                                         # L_KL
-    x_rec, _ = m.G(z, torch.sigmoid(logits_y))                          # x̂ = G(z, ŷ)
+    y_hat = torch.sigmoid(logits_y)
+    x_rec, _ = m.G(z, y_hat)                                             # x̂ = G(z, ŷ)
     z_p = torch.randn(b, m.latent_dim, generator=gen, device=x.device)
     y_p = y[torch.randperm(b, generator=gen, device=x.device)]          # y_p: other images' attributes
     with frozen_bn_statistics(m.G):  # G's running statistics: reconstructions' only, as CVAE-GAN's
@@ -81,13 +83,12 @@ def ifcvaegan_losses(m: IFCVAEGAN, x: Tensor, y: Tensor, gen: torch.Generator) -
     fakes = [x_rec, x_p]
     edit = lam.lambda_class_edit > 0
     if edit:  # a training edit: E's code with one attribute flipped (not in the paper; see above)
-        y_e = flip_one_attribute(torch.sigmoid(logits_y.float()).detach(), gen)
+        y_e = flip_one_attribute(y_hat.detach().float(), gen)
         with frozen_bn_statistics(m.G):
             x_e, _ = m.G(z.detach(), y_e)                               # x_e = G(z, y_e)
         fakes.append(x_e)
-    (d_r, fd_r), (d_f, fd_f), *rest = [m.D(v) for v in (x, *fakes)]
-    d_p = rest[0][0]
-    d_fakes = [d_f] + [d for d, _ in rest]
+    (d_r, fd_r), (d_f, fd_f), (d_p, _), *d_edit = [m.D(v) for v in (x, *fakes)]
+    d_fakes = [d_f, d_p] + [d for d, _ in d_edit]
     l_gan = L.loss_d(d_r, *d_fakes)                                      # L_gan (D)
     l_gan_g = sum(F.softplus(-d.float()).mean() for d in d_fakes)        # L_gan^G
     l_rec, parts = L.loss_g_pairwise(x, x_rec, fd_r, fd_f, None, None,  # L_rec
@@ -95,6 +96,7 @@ def ifcvaegan_losses(m: IFCVAEGAN, x: Tensor, y: Tensor, gen: torch.Generator) -
     with frozen_bn_statistics(m.E):
         _, logits_rec, _ = m.E(x_rec)
         _, logits_p, _ = m.E(x_p)
+        logits_e = m.E(x_e)[1] if edit else None
     l_class_g = L.loss_bce_attributes(logits_rec, y) + L.loss_bce_attributes(logits_p, y_p)  # L_class^G
     logits_a = m.A(z)
     l_aux = L.loss_bce_attributes(logits_a, y)                          # L_aux
@@ -108,8 +110,6 @@ def ifcvaegan_losses(m: IFCVAEGAN, x: Tensor, y: Tensor, gen: torch.Generator) -
              "loss_class": l_class, "loss_class_g": l_class_g, "loss_aux": l_aux}
     extras = {}
     if edit:
-        with frozen_bn_statistics(m.E):
-            _, logits_e, _ = m.E(x_e)
         l_class_e = L.loss_bce_attributes(logits_e, y_e)                # L_class^E
         objectives["G"] = objectives["G"] + lam.lambda_class_edit * l_class_e
         terms["loss_class_edit"] = l_class_e
