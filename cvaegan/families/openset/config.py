@@ -77,7 +77,7 @@ class OpenSetOptimConfig:
     lr_d: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
-    lr_decay: float = 0.0  # the last share of the run over which every rate falls to 0 (0.3 gained nothing on cartoons: off)
+    lr_decay: float = 0.0  # the last share of the run over which every rate falls to 0 (off: README, "The learning rates fall to 0")
 
     def __post_init__(self) -> None:
         check_adam(self, ("lr_i", "lr_c", "lr_a", "lr_g", "lr_d"))
