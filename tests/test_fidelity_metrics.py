@@ -103,8 +103,9 @@ def test_shape_mismatch_is_an_error():
 
 def test_trained_demo_reconstructs_held_out_faces_without_speckle(trained_demo):
     """The shared `trained_demo` run (6 cartoon identities × 36 training faces, 32×32, width 0.25, z
-    of 32, 400 steps × 64, seed 0) reconstructs its 24 held-out faces at 18.7 dB PSNR, SSIM 0.57,
-    reconstruction TV 1.00× the real faces'. The same run with the code of ffec09d (late G layout,
+    of 32, 400 steps × 64, seed 0) reconstructs its 24 held-out faces at 19.5 dB PSNR, SSIM 0.59,
+    reconstruction TV 1.04× the real faces' (2026-12-07; 19.4 dB, 0.58, 0.98× with Eq. 6's f_C
+    part at weight 1, the default before). The same run with the code of ffec09d (late G layout,
     E/G at 2e-4, G's statistics averaged over prior batches) measured 16.9 dB, SSIM 0.42, and
     `--preset paper` on top of that 14.7 dB with TV 1.47× (speckle). The PSNR threshold sits
     between the first two."""

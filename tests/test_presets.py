@@ -24,6 +24,7 @@ def test_paper_preset_is_eq7_literal_and_the_default_differs_where_documented():
     assert paper.optim.lr_g == 2e-4 and paper.optim.beta1 == 0.5
     d = PRESETS["default"].loss
     assert d == LossConfig() and d.lambda_kl < paper.loss.lambda_kl and d.pair_d_scale < 1.0
+    assert d.pair_c_scale < paper.loss.pair_c_scale == 1.0  # Eq. 6's f_C part: down-weighted, kept
     o = PRESETS["default"].optim  # E (and G with E) faster than DCGAN's 2e-4; D and C at it
     assert o == OptimConfig() and o.lr_e > paper.optim.lr_e and (o.lr_d, o.lr_c) == (2e-4, 2e-4)
 
@@ -73,6 +74,13 @@ def test_a_config_saved_without_the_new_fields_loads_with_the_losses_it_trained_
     for key, value in LEGACY_LOSS_FIELDS.items():
         assert getattr(old.loss, key) == value
     assert old.loss == PRESETS["paper"].loss
+
+
+def test_a_config_saved_with_the_previous_f_c_weight_resumes_with_it():
+    """Runs saved while Eq. 6's f_C part had weight 1 stored that 1: a resume must keep it, not
+    take the new default."""
+    saved = CVAEGANConfig(ModelConfig(num_classes=3), LossConfig(pair_c_scale=1.0)).to_dict()
+    assert CVAEGANConfig.from_dict(saved).loss.pair_c_scale == 1.0
 
 
 def test_cli_preset_set_and_lambda_reach_the_run_config(tmp_path):

@@ -37,8 +37,10 @@ class LossConfig:
     dimensions) outweighs the pixel part 2:1 and paints D's features into the images as speckle.
 
     The defaults were chosen by the fidelity sweep (README, "Image fidelity"): λ1 = 0.1, the f_D
-    part of Eq. 6 weighted 0.15 inside λ2·L_G, λ3 = λ4 = 1e-2 so that prior samples get enough of
-    Eqs. 2 and 4 to stay class-true. The paper's literal values are the preset "paper".
+    part of Eq. 6 weighted 0.15 and its f_C part 0.1 inside λ2·L_G, λ3 = λ4 = 1e-2 so that prior
+    samples get enough of Eqs. 2 and 4 to stay class-true. At full weight the f_C part (a sum
+    over C's feature dimensions) mottled the faces of reconstructions and samples. The paper's
+    literal values are the preset "paper".
 
     `pixel`, `pair_d`, `pair_c` switch the three parts of Eq. 6 for the §5.5 ablation.
     """
@@ -55,7 +57,7 @@ class LossConfig:
     feature_reduction: str = "sum"  # ‖f − f'‖² over feature dims (Eqs. 2, 4, 6): "sum" or "mean"
     kl_reduction: str = "sum"       # Eq. 5 over latent dims: "sum" (nats) or "mean" (nats per dim)
     pair_d_scale: float = 0.15      # weight of Eq. 6's f_D part inside λ2 L_G (paper: 1)
-    pair_c_scale: float = 1.0       # weight of Eq. 6's f_C part inside λ2 L_G
+    pair_c_scale: float = 0.1       # weight of Eq. 6's f_C part inside λ2 L_G (paper: 1)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.centre_decay < 1.0:
