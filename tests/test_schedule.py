@@ -10,6 +10,7 @@ from cvaegan.core.arch import ModelConfig
 from cvaegan.core.schedule import LR_DECAY, LRDecay, decay_factor
 from cvaegan.families.cvaegan.config import CVAEGANConfig, OptimConfig, from_preset
 from cvaegan.families.ifcvaegan.config import IFConfig, IFOptimConfig
+from cvaegan.families.saae.config import SAAEConfig, SAAEOptimConfig
 from cvaegan.pipelines.train import TrainOptions, train
 from cvaegan.session import load_checkpoint
 from tests.helpers import make_shapes_dataset
@@ -64,7 +65,7 @@ def test_the_loop_applies_the_configs_decay(shapes, tmp_path, decay):
 
 
 def test_the_default_decays_and_the_paper_preset_and_old_checkpoints_do_not():
-    assert OptimConfig().lr_decay == IFOptimConfig().lr_decay == LR_DECAY > 0  # measured in both
+    assert OptimConfig().lr_decay == IFOptimConfig().lr_decay == SAAEOptimConfig().lr_decay == LR_DECAY > 0
     assert from_preset("paper")[1].lr_decay == 0.0
     saved = CVAEGANConfig(ModelConfig(num_classes=3)).to_dict()
     del saved["optim"]["lr_decay"]  # a checkpoint written before the schedule existed
@@ -72,6 +73,11 @@ def test_the_default_decays_and_the_paper_preset_and_old_checkpoints_do_not():
     saved_if = IFConfig(ModelConfig(model="ifcvaegan", num_classes=3)).to_dict()
     del saved_if["optim"]["lr_decay"]
     assert IFConfig.from_dict(saved_if).optim.lr_decay == 0.0
+    saved_saae = SAAEConfig(ModelConfig(model="saae", num_classes=3)).to_dict()
+    del saved_saae["optim"]["lr_decay"]
+    assert SAAEConfig.from_dict(saved_saae).optim.lr_decay == 0.0
+    saved_saae["optim"]["lr_decay"] = 0.0  # saved while SAAE's default was constant rates
+    assert SAAEConfig.from_dict(saved_saae).optim.lr_decay == 0.0
 
 
 def test_a_time_budget_ends_the_run_and_a_resume_counts_the_time_already_spent(shapes, tmp_path):
