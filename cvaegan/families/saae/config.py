@@ -69,7 +69,7 @@ class SAAELossConfig:
 @dataclass
 class SAAEOptimConfig:
     """Adam for G's three networks (one rate) and for D, DCGAN's betas. Every rate falls linearly to
-    0 over the run's last 30 % (`lr_decay`), as in the other families: measured on the characters
+    0 over the run's last 30 % (`lr_decay`), as in CVAE-GAN and IFcVAE-GAN: measured on the characters
     (README, "Style transfer"). Configs saved before keep their constant rates."""
 
     lr_g: float = 2e-4
