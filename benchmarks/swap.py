@@ -224,6 +224,10 @@ def main() -> None:
     ap.add_argument("--cartoon", default=None, metavar="N_TRAIN,N_TEST",
                     help="the demo's cartoon faces: N_TRAIN training identities, N_TEST unseen ones")
     ap.add_argument("--per-class", type=int, default=200, help="--cartoon: images per identity")
+    ap.add_argument("--test-per-class", type=int, default=0,
+                    help="--cartoon: images per unseen identity (0: --per-class); many training identities "
+                         "with few images each, and unseen ones with many, e.g. --cartoon 480,12 "
+                         "--per-class 10 --test-per-class 100")
     ap.add_argument("--heldout-people", type=float, default=0.2, help="real faces: share of the people held out")
     ap.add_argument("--minutes", type=float, default=15.0, help="training wall time")
     ap.add_argument("--resolution", type=int, default=None, help="default: 32 for cartoons, 64 for real faces")
@@ -265,8 +269,10 @@ def main() -> None:
             sys.exit("--cartoon needs at least 1 training identity and 2 unseen ones")
         data = write_demo_dataset(args.data, DemoDataConfig(num_classes=n_train + n_test, per_class=args.per_class,
                                                             size=args.resolution, seed=args.seed,
-                                                            heldout_identities=n_test))
+                                                            heldout_identities=n_test,
+                                                            heldout_per_class=args.test_per_class))
         split_info = {"train_people": n_train, "test_people": n_test, "per_person": args.per_class,
+                      "per_test_person": args.test_per_class or args.per_class,
                       "source": "DemoDataConfig(heldout_identities)"}
         judge, judge_info = judge_on_test_people(args, data, console)
         identity = "judge"

@@ -105,7 +105,10 @@ def test_bad_heldout_counts_are_refused(tmp_path):
     for cfg, msg in ((DemoDataConfig(num_classes=3, per_class=2, size=32, heldout_identities=3), "0..2"),
                      (DemoDataConfig(num_classes=3, per_class=2, size=32, heldout_identities=-1), "0..2"),
                      (DemoDataConfig(num_classes=3, per_class=2, size=32, heldout_identities=1, shared_looks=True),
-                      "separate variants")):
+                      "separate variants"),
+                     (DemoDataConfig(num_classes=3, per_class=2, size=32, heldout_per_class=5), "needs heldout_identities"),
+                     (DemoDataConfig(num_classes=3, per_class=2, size=32, heldout_identities=1, heldout_per_class=-1),
+                      "needs heldout_identities")):
         with pytest.raises(ValueError, match=msg):
             write_demo_dataset(tmp_path / "d", cfg)
     assert not (tmp_path / "d").exists()
@@ -123,7 +126,7 @@ def test_configs_without_the_field_keep_their_record_and_their_data(tmp_path):
     cfg = DemoDataConfig(num_classes=2, per_class=3, size=32, seed=3)
     assert _config_record(cfg) == {"num_classes": 2, "per_class": 3, "size": 32, "seed": 3,
                                    "shared_looks": False, "generator_version": 2}
-    assert "heldout_identities" in asdict(cfg)
+    assert "heldout_identities" in asdict(cfg) and "heldout_per_class" in asdict(cfg)
     out = write_demo_dataset(tmp_path / "a", cfg)
     manifest = json.loads((out / "dataset.json").read_text())
     assert "heldout_identities" not in manifest and "heldout_identities" not in manifest["config"]
@@ -142,3 +145,25 @@ def test_configs_without_the_field_keep_their_record_and_their_data(tmp_path):
                                                           heldout_identities=1))
     pngs = {k: v for k, v in _digest(out).items() if k.endswith(".png")}
     assert {k: v for k, v in _digest(c).items() if k.endswith(".png")} == pngs
+
+
+def test_unseen_people_can_have_their_own_image_count(tmp_path):
+    """Many training identities with few images each, unseen ones with many: the unseen people get
+    `heldout_per_class` images, the others `per_class`; the faces they share with the plain open-set
+    config are the same pictures, and the record tells the two apart (so neither is mistaken for
+    the other on disk)."""
+    cfg = DemoDataConfig(num_classes=4, per_class=2, size=32, seed=3, heldout_identities=2, heldout_per_class=5)
+    out = write_demo_dataset(tmp_path / "a", cfg)
+    m = json.loads((out / "dataset.json").read_text())
+    counts: dict[tuple[int, str], int] = {}
+    for it in m["items"]:
+        counts[it["class"], it["split"]] = counts.get((it["class"], it["split"]), 0) + 1
+    assert counts == {(0, "train"): 2, (1, "train"): 2, (2, "test"): 5, (3, "test"): 5}
+    assert [c["count"] for c in m["classes"]] == [2, 2, 5, 5]
+    assert m["config"]["heldout_per_class"] == 5 and _is_current(out, cfg)
+    plain = DemoDataConfig(num_classes=4, per_class=2, size=32, seed=3, heldout_identities=2)
+    assert "heldout_per_class" not in _config_record(plain) and not _is_current(out, plain)
+    b = write_demo_dataset(tmp_path / "b", plain)
+    shared = _digest(b)
+    assert {k: v for k, v in _digest(out).items() if k in shared and k.endswith(".png")} == \
+        {k: v for k, v in shared.items() if k.endswith(".png")}

@@ -82,7 +82,10 @@ class DemoDataConfig:
     `heldout_identities` k > 0: the open-set variant (identity swapping). The last k identities
     are unseen people: every item of theirs is `split: test` and every item of the others
     `split: train` (no per-image test split), so training never sees a held-out face, and
-    `render_swap` draws the exact ground truth of "identity c with the attributes of item i"."""
+    `render_swap` draws the exact ground truth of "identity c with the attributes of item i".
+    `heldout_per_class` (0 = `per_class`) sets the unseen people's image count on its own, so a run
+    can train on many identities with few images each (what an identity encoder needs to describe
+    new people) and still score every unseen person on many images."""
 
     num_classes: int = 8
     per_class: int = 200
@@ -90,6 +93,13 @@ class DemoDataConfig:
     seed: int = 0
     shared_looks: bool = False
     heldout_identities: int = 0
+    heldout_per_class: int = 0
+
+    def images_of(self, index: int) -> int:
+        """How many images class `index` gets (before the shared-looks variant's reference render)."""
+        heldout = index >= self.num_classes - self.heldout_identities
+        return self.heldout_per_class if self.heldout_identities and heldout and self.heldout_per_class \
+            else self.per_class
 
 
 # --------------------------------------------------------------------------- traits and attributes
@@ -564,11 +574,12 @@ def render_swap(manifest: dict[str, Any], identity_class: int, attributes_item: 
 
 def _config_record(cfg: DemoDataConfig) -> dict[str, Any]:
     """The config as the manifest records it (and `_is_current` compares it). `heldout_identities`
-    is recorded only when set, so the record of every config written before it existed is
-    unchanged and those datasets are not regenerated."""
+    and `heldout_per_class` are recorded only when set, so the record of every config written
+    before they existed is unchanged and those datasets are not regenerated."""
     record = {**asdict(cfg), "generator_version": GENERATOR_VERSION}
-    if not cfg.heldout_identities:
-        del record["heldout_identities"]
+    for name in ("heldout_identities", "heldout_per_class"):
+        if not record[name]:
+            del record[name]
     return record
 
 
@@ -583,8 +594,9 @@ def _is_current(out_dir: Path, cfg: DemoDataConfig) -> bool:
     if not isinstance(manifest, dict) or manifest.get("config") != _config_record(cfg):
         return False
     items = manifest.get("items", [])
-    per_class = cfg.per_class + (1 if cfg.shared_looks else 0)
-    return len(items) == cfg.num_classes * per_class and all((out_dir / it["file"]).is_file() for it in items)
+    extra = 1 if cfg.shared_looks else 0
+    total = sum(cfg.images_of(i) + extra for i in range(cfg.num_classes))
+    return len(items) == total and all((out_dir / it["file"]).is_file() for it in items)
 
 
 def write_demo_dataset(out_dir: Path, cfg: DemoDataConfig,
@@ -602,6 +614,8 @@ def write_demo_dataset(out_dir: Path, cfg: DemoDataConfig,
     if cfg.heldout_identities and cfg.shared_looks:
         raise ValueError("heldout_identities (open-set identities) and shared_looks (held-out looks) are "
                          "separate variants; choose one")
+    if cfg.heldout_per_class < 0 or (cfg.heldout_per_class and not cfg.heldout_identities):
+        raise ValueError(f"heldout_per_class needs heldout_identities and must be ≥ 0, got {cfg.heldout_per_class}")
     if _is_current(out_dir, cfg):
         return out_dir
     traits = identity_traits(cfg)
@@ -609,12 +623,13 @@ def write_demo_dataset(out_dir: Path, cfg: DemoDataConfig,
     looks = [look_attributes(np.random.default_rng([cfg.seed, LOOK_STREAM, j])) for j in range(cfg.per_class)] \
         if cfg.shared_looks else []
     classes, items = [], []
-    per_class = cfg.per_class + (1 if cfg.shared_looks else 0)
-    total, done = cfg.num_classes * per_class, 0
+    extra = 1 if cfg.shared_looks else 0
+    total, done = sum(cfg.images_of(t["index"]) + extra for t in traits), 0
     first_heldout = cfg.num_classes - cfg.heldout_identities
     for t in traits:
         folder = f"{t['index']:02d}_{t['name'].replace(' ', '_')}"
         (out_dir / folder).mkdir(parents=True, exist_ok=True)
+        per_class = cfg.images_of(t["index"]) + extra
         classes.append({"index": t["index"], "name": t["name"], "folder": folder, "count": per_class})
         for j in range(per_class):
             if not cfg.shared_looks:
