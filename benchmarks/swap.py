@@ -267,6 +267,8 @@ def main() -> None:
             sys.exit(f"--cartoon {args.cartoon!r}: expected N_TRAIN,N_TEST, e.g. 16,4")
         if n_train < 1 or n_test < 2:
             sys.exit("--cartoon needs at least 1 training identity and 2 unseen ones")
+        if args.test_per_class < 0:
+            sys.exit(f"--test-per-class {args.test_per_class}: expected 0 (as --per-class) or more")
         data = write_demo_dataset(args.data, DemoDataConfig(num_classes=n_train + n_test, per_class=args.per_class,
                                                             size=args.resolution, seed=args.seed,
                                                             heldout_identities=n_test,

@@ -84,8 +84,8 @@ class DemoDataConfig:
     `split: train` (no per-image test split), so training never sees a held-out face, and
     `render_swap` draws the exact ground truth of "identity c with the attributes of item i".
     `heldout_per_class` (0 = `per_class`) sets the unseen people's image count on its own, so a run
-    can train on many identities with few images each (what an identity encoder needs to describe
-    new people) and still score every unseen person on many images."""
+    can train on many identities with few images each and still score every unseen person on many
+    images (README, "Identity swap": measured, not adopted)."""
 
     num_classes: int = 8
     per_class: int = 200
