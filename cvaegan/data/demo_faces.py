@@ -97,9 +97,9 @@ class DemoDataConfig:
 
     def images_of(self, index: int) -> int:
         """How many images class `index` gets (before the shared-looks variant's reference render)."""
-        heldout = index >= self.num_classes - self.heldout_identities
-        return self.heldout_per_class if self.heldout_identities and heldout and self.heldout_per_class \
-            else self.per_class
+        if self.heldout_per_class and index >= self.num_classes - self.heldout_identities:
+            return self.heldout_per_class
+        return self.per_class
 
 
 # --------------------------------------------------------------------------- traits and attributes
