@@ -6,10 +6,17 @@ down = s×s box average (what an area-resized low-resolution photo is), up = bic
 not the identity, so one projection step leaves a small mismatch; `project` repeats the step
 (back-projection, Irani & Peleg), which converges to down(x) = y because down∘up's eigenvalues lie
 in (0, 1].
+
+`fit_latent` is the other way to use the model: rather than asking E to encode a blurred
+bicubic image (an input unlike anything E was trained on), search z for the face whose
+down-sampled image is y — MAP under the model, min_z ‖down(G(z, c)) − y‖²/(2σ²) + ½‖z‖², from
+E's code of x₀ — and then project G(z*, c) onto y's low band as above.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +56,58 @@ def project(x: torch.Tensor, y: torch.Tensor, scale: int, steps: int = 10) -> to
     return x
 
 
+@contextlib.contextmanager
+def _frozen(net: torch.nn.Module) -> Iterator[None]:
+    """Gradients flow through `net` to its input but not into its weights."""
+    flags = [p.requires_grad for p in net.parameters()]
+    for p in net.parameters():
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, f in zip(net.parameters(), flags):
+            p.requires_grad_(f)
+
+
+def fit_latent(loaded: Session, y: torch.Tensor, c: torch.Tensor, scale: int, z0: torch.Tensor,
+               steps: int = 100, lr: float = 0.05, noise: float = 0.1) -> torch.Tensor:
+    """z* = argmin ‖down(G(z, c)) − y‖² / (2 noise²) + ½‖z‖² by Adam from z0, per image (the sum
+    over images separates). `noise` is the σ of y under the model, on [−1, 1] pixels: how far
+    down(G(z, c)) may stay from y; the ½‖z‖² term is −log N(0, I), the prior of Eq. 5's KL."""
+    m = loaded.model
+    z = z0.detach().clone().float().requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=lr)
+    with _frozen(m.G), torch.enable_grad():
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            with loaded.autocast():
+                x = m.G(z, c)[0]
+            data = (down(x.float(), scale) - y).pow(2).flatten(1).sum(1) / (2 * noise ** 2)
+            (data + 0.5 * z.pow(2).sum(1)).sum().backward()
+            opt.step()
+    return z.detach()
+
+
+@torch.no_grad()
+def super_resolve_fit(loaded: Session, y: torch.Tensor, c: torch.Tensor, scale: int, steps: int = 100,
+                      projection_steps: int = 10, **fit: float) -> list[torch.Tensor]:
+    """y (N, 3, R/s, R/s), c (N, K). Returns [x₀ = projected bicubic, G(z₀, c) projected (z₀ = E's
+    code of x₀), G(z*, c) projected]."""
+    if scale not in SCALES:
+        raise CvaeganError(f"--scale {scale}: use one of {', '.join(map(str, SCALES))}")
+    dev = loaded.device
+    y, cc = y.to(dev).float(), c.to(dev)
+    x0 = project(bicubic(y, scale), y, scale, projection_steps)
+    with loaded.autocast():
+        z0, _ = loaded.model.encode(x0, cc)
+        first = loaded.model.generate(z0, cc).float()
+    z = fit_latent(loaded, y, cc, scale, z0, steps, **fit)
+    with loaded.autocast():
+        fitted = loaded.model.generate(z, cc).float()
+    return [x0.cpu(), project(first, y, scale, projection_steps).cpu(),
+            project(fitted, y, scale, projection_steps).cpu()]
+
+
 @torch.no_grad()
 def super_resolve(loaded: Session, y: torch.Tensor, c: torch.Tensor, scale: int, iters: int,
                   projection_steps: int = 10) -> list[torch.Tensor]:
@@ -70,10 +129,14 @@ def super_resolve(loaded: Session, y: torch.Tensor, c: torch.Tensor, scale: int,
     return out
 
 
+METHODS = ("fit", "iterate")
+
+
 @dataclass
 class SuperresRequest:
-    """What `cvaegan superres` is asked: an aligned low-resolution crop, the factor, the class
-    (None: C's posterior on the bicubic image), an optional true image to score against."""
+    """What `cvaegan superres` is asked: an aligned low-resolution crop, the factor, the method
+    (`fit`: search z for y, then project; `iterate`: x ← G(E(x, c), c) projected, `iters` times),
+    the class (None: C's posterior on the bicubic image), an optional true image to score against."""
 
     lowres: Path
     scale: int = 4
@@ -82,12 +145,18 @@ class SuperresRequest:
     reference: Path | None = None
     seed: int = 0                  # recorded; the method is deterministic
     out: Path | None = None        # None: superres/<lowres>-x<scale>.png
+    method: str = "fit"
+    fit_steps: int = 100
 
     def __post_init__(self) -> None:
         if self.scale not in SCALES:
             raise CvaeganError(f"--scale {self.scale}: use one of {', '.join(map(str, SCALES))}")
         if self.iters < 1:
             raise CvaeganError("--iters must be at least 1")
+        if self.method not in METHODS:
+            raise CvaeganError(f"--method {self.method}: use one of {', '.join(METHODS)}")
+        if self.fit_steps < 1:
+            raise CvaeganError("--fit-steps must be at least 1")
         default = Path("superres") / f"{Path(self.lowres).stem}-x{self.scale}.png"
         self.out = Path(self.out) if self.out is not None else default
 
@@ -103,7 +172,8 @@ class SuperresResult:
 
 def run(session: Session, req: SuperresRequest) -> SuperresResult:
     """Super-resolve `req.lowres` with `session`'s model; writes the result, a strip (bicubic, then
-    each iteration) and the JSON record beside the result."""
+    E's code decoded and the fitted z for `fit`, or each iteration for `iterate`) and the JSON
+    record beside the result."""
     torch.manual_seed(req.seed)
     record_file = image_output(req.out)
     res, scale = session.resolution, req.scale
@@ -113,7 +183,10 @@ def run(session: Session, req: SuperresRequest) -> SuperresResult:
     y = read_crop(req.lowres, side)
     base = bicubic(y[None], scale)[0]
     choice = choose_class(session, base, req.class_)
-    steps = super_resolve(session, y[None], choice.vector[None], scale, req.iters)
+    if req.method == "fit":
+        steps = super_resolve_fit(session, y[None], choice.vector[None], scale, req.fit_steps)
+    else:
+        steps = super_resolve(session, y[None], choice.vector[None], scale, req.iters)
     result = steps[-1][0]
     strip = req.out.with_name(req.out.stem + "-strip.png")
     save_png(to_pil(result), req.out)
@@ -121,7 +194,8 @@ def run(session: Session, req: SuperresRequest) -> SuperresResult:
     consistency = psnr(down(result[None], scale), y[None])
     record = {"command": "superres", "checkpoint": str(session.path), "step": session.step,
               "precision": session.precision, "input": str(req.lowres), "input_size": [w, h], "scale": scale,
-              "iters": req.iters, "seed": req.seed, "class": choice.record(session.class_names),
+              "method": req.method, "fit_steps": req.fit_steps if req.method == "fit" else None,
+              "iters": req.iters if req.method == "iterate" else None, "seed": req.seed, "class": choice.record(session.class_names),
               "result": str(req.out), "strip": str(strip), "psnr_down_vs_input": round(consistency, 3)}
     summary = f"{side}×{side}{note} → {res}×{res}: {req.out}; down-sampled result vs input {consistency:.1f} dB"
     if req.reference is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cvaegan.core.arch import MAX_LATENT, RESOLUTIONS
-from cvaegan.runtime.limits import MAX_IMAGES, MAX_ITERS, MAX_SEED
+from cvaegan.runtime.limits import MAX_FIT_STEPS, MAX_IMAGES, MAX_ITERS, MAX_SEED
 
 
 
@@ -76,6 +76,7 @@ BOUNDS: dict[str, Bound] = {
     "per_identity": Bound(0, 1_000_000),
     "new_identities": Bound(0, 1_000_000),
     "iters": Bound(1, MAX_ITERS),
+    "fit_steps": Bound(1, MAX_FIT_STEPS),
     "feather": NON_NEGATIVE,
     "face": NON_NEGATIVE,
     "gif_ms": Bound(10, 60_000),
