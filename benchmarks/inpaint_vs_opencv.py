@@ -36,7 +36,7 @@ def main() -> None:
           f"{rec['resolution']}×{rec['resolution']}, {rec['patch_pixels']}-pixel patch; class: "
           f"{'true label' if args.oracle_class else 'C posterior'})")
     for k, v in rec["psnr_masked_db"].items():
-        print(f"  {k:<22}{v:8.2f}")
+        print(f"  {k:<34}{v:8.2f}")
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / "inpaint_vs_opencv.json"
     out.write_text(json.dumps(rec, indent=2) + "\n")

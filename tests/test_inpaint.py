@@ -11,7 +11,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from cvaegan.apps.common import choose_class
-from cvaegan.apps.inpaint import box_mask, fill_masked, inpaint, random_patch
+from cvaegan.apps.fit import fit_latent, gaussian_misfit
+from cvaegan.apps.inpaint import box_mask, fill_masked, inpaint, inpaint_fit, random_patch
 from cvaegan.apps.paste import changed_band, feathered_alpha
 from cvaegan.cli.app import app
 from tests.apps_common import DETECTOR, demo_model, held_out
@@ -59,17 +60,20 @@ def test_masked_region_error_falls_over_the_first_iterations(trained_demo):
 def test_inpaint_cli_on_an_aligned_crop(trained_demo, tmp_path):
     _, _, files = held_out(trained_demo)
     out = tmp_path / "fixed.png"
-    r = runner.invoke(app, ["inpaint", str(files[5]), "--box", "8,10,12,9", "--iters", "3", "--out", str(out),
-                            "--ckpt", str(trained_demo["ckpt"]), "--device", "cpu"])
-    assert r.exit_code == 0, r.output
-    assert "C's posterior" in r.output
     src = np.asarray(Image.open(files[5]).convert("RGB"))
-    res = np.asarray(Image.open(out))
     m = box_mask(32, 32, (8, 10, 12, 9))
-    assert np.array_equal(res[~m], src[~m]) and not np.array_equal(res[m], src[m])
-    assert Image.open(tmp_path / "fixed-strip.png").size == (5 * 32 + 6 * 2, 36)  # original, x0, 3 iterations
-    rec = json.loads(out.with_suffix(".json").read_text())
-    assert rec["mask"]["source"] == "box" and rec["mask"]["fill"] == "keep" and rec["class"]["source"] == "posterior"
+    for method, images in (("eq8", 5), ("fit", 4)):  # original, x0, then 3 iterations / E once and the fit
+        r = runner.invoke(app, ["inpaint", str(files[5]), "--box", "8,10,12,9", "--method", method, "--iters", "3",
+                                "--fit-steps", "20", "--out", str(out), "--ckpt", str(trained_demo["ckpt"]),
+                                "--device", "cpu"])
+        assert r.exit_code == 0, r.output
+        assert "C's posterior" in r.output
+        res = np.asarray(Image.open(out))
+        assert np.array_equal(res[~m], src[~m]) and not np.array_equal(res[m], src[m])
+        assert Image.open(tmp_path / "fixed-strip.png").size == (images * 32 + (images + 1) * 2, 36)
+        rec = json.loads(out.with_suffix(".json").read_text())
+        assert rec["mask"]["source"] == "box" and rec["mask"]["fill"] == "keep"
+        assert rec["class"]["source"] == "posterior" and rec["method"] == method
 
     r = runner.invoke(app, ["inpaint", str(files[5]), "--class", "2", "--iters", "2", "--out", str(out),
                             "--ckpt", str(trained_demo["ckpt"]), "--device", "cpu"])
@@ -78,6 +82,31 @@ def test_inpaint_cli_on_an_aligned_crop(trained_demo, tmp_path):
 
     r = runner.invoke(app, ["inpaint", str(files[5]), "--box", "1,2,3", "--ckpt", str(trained_demo["ckpt"])])
     assert r.exit_code == 1 and r.output.startswith("error: --box") and "Traceback" not in r.output
+    r = runner.invoke(app, ["inpaint", str(files[5]), "--method", "paint", "--ckpt", str(trained_demo["ckpt"])])
+    assert r.exit_code == 1 and r.output.startswith("error: --method paint") and "Traceback" not in r.output
+
+
+def test_inpaint_fit_matches_the_known_pixels_better_than_e_alone(trained_demo):
+    """The z search fits the pixels outside the hole: G(z*, c) must be closer to them than G of
+    E's code, the known pixels must come back bit for bit, and the hole must be G(z*, c)'s."""
+    loaded = demo_model(trained_demo)
+    x, labels, _ = held_out(trained_demo)
+    x, labels = x[:8], labels[:8]
+    m = torch.from_numpy(box_mask(32, 32, (8, 8, 14, 12)))[None, None].expand(len(x), 1, 32, 32)
+    x0 = torch.where(m, torch.zeros_like(x), x)
+    c = loaded.model.class_vector(torch.tensor(labels))
+    z0, _ = loaded.model.encode(x0, c)
+    known = ~m.expand_as(x)
+
+    def misfit(img: torch.Tensor) -> float:
+        return float((img - x0)[known].pow(2).mean())
+
+    out = inpaint_fit(loaded, x0, m, c, steps=30)
+    assert len(out) == 3
+    torch.testing.assert_close(out[-1][known], x0[known], rtol=0, atol=0)
+    assert not torch.equal(out[-1][m.expand_as(x)], x0[m.expand_as(x)])
+    z = fit_latent(loaded, c, z0, gaussian_misfit(x0, 0.1, weight=(~m).float()), steps=30)
+    assert misfit(loaded.model.generate(z, c)) < 0.8 * misfit(loaded.model.generate(z0, c))
 
 
 def _small_wild_photo(test_data):

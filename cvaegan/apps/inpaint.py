@@ -1,4 +1,6 @@
 """§5.4 inpainting, Eq. 8: x ← M⊙G(E(x, c), c) + (1−M)⊙x, repeated; M = 1 on the pixels to fill.
+`inpaint_fit` (the default method) searches z for the known pixels instead (`cvaegan.apps.fit`):
+E, trained on whole photos, reads a holed one poorly, and Eq. 8's loop inherits that.
 
 Masks are given in the input file's own pixel coordinates (the photo's, for a raw photo) and
 carried into the model's aligned R×R space by the same transform as the image: resize and
@@ -18,8 +20,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from cvaegan.apps.blend import poisson_blend
 from cvaegan.apps.common import choose_class, tensor_to_array
 from cvaegan.apps.faces import FaceInput, InputMode, image_size, load_inputs
+from cvaegan.apps.fit import fit_latent, gaussian_misfit
 from cvaegan.apps.paste import paste_edit
 from cvaegan.data.dataset import square_fit
 from cvaegan.data.images import grid_image, save_png
@@ -119,10 +123,10 @@ def fill_masked(x: torch.Tensor, mask: torch.Tensor, how: Fill, seed: int) -> to
 
 @torch.no_grad()
 def inpaint(loaded: Session, x0: torch.Tensor, mask: torch.Tensor, c: torch.Tensor,
-            iters: int) -> list[torch.Tensor]:
+            iters: int, blend: bool = False) -> list[torch.Tensor]:
     """Eq. 8 on a batch: x0 (N, 3, R, R), mask (N or 1, 1, R, R) bool, c (N, K). Returns
     [x₀, x₁, …, x_iters]; the unmasked pixels of every xₜ are x₀'s, bit for bit (torch.where,
-    not arithmetic)."""
+    not arithmetic). `blend`: the last fill is Poisson-blended into x₀ (`cvaegan.apps.blend`)."""
     if iters < 1:
         raise CvaeganError("--iters must be at least 1")
     dev = loaded.device
@@ -135,7 +139,31 @@ def inpaint(loaded: Session, x0: torch.Tensor, mask: torch.Tensor, c: torch.Tens
             rec = loaded.model.reconstruct(x, cc)
         x = torch.where(m, rec.to(x.dtype), x)
         out.append(x.cpu())
+    if blend:
+        out[-1] = poisson_blend(rec.float(), x0.to(dev), m).cpu()
     return out
+
+
+@torch.no_grad()
+def inpaint_fit(loaded: Session, x0: torch.Tensor, mask: torch.Tensor, c: torch.Tensor, steps: int = 100,
+                noise: float = 0.1, lr: float = 0.05, blend: bool = False) -> list[torch.Tensor]:
+    """The latent search instead of Eq. 8's loop: z* = argmin ‖(1−M)⊙(G(z, c) − x₀)‖²/(2σ²) +
+    ½‖z‖² from E's code of x₀, then M⊙G(z*, c) + (1−M)⊙x₀ (torch.where: the known pixels are
+    x₀'s bit for bit). `blend`: G(z*, c) is Poisson-blended into x₀ instead of pasted
+    (`cvaegan.apps.blend`). Returns [x₀, Eq. 8 once, the fitted result]."""
+    dev = loaded.device
+    x = x0.to(dev)
+    m = mask.to(dev).bool()
+    cc = c.to(dev)
+    with loaded.autocast():
+        z0, _ = loaded.model.encode(x, cc)
+        once = loaded.model.generate(z0, cc)
+    misfit = gaussian_misfit(x.float(), noise, weight=(~m).float())
+    z = fit_latent(loaded, cc, z0, misfit, steps, lr)
+    with loaded.autocast():
+        fitted = loaded.model.generate(z, cc)
+    last = poisson_blend(fitted.float(), x, m) if blend else torch.where(m, fitted.to(x.dtype), x)
+    return [x0.clone(), torch.where(m, once.to(x.dtype), x).cpu(), last.cpu()]
 
 
 def build_mask(inp: FaceInput, resolution: int, *, mask_png: Path | None, box: str | None,
@@ -157,12 +185,14 @@ def build_mask(inp: FaceInput, resolution: int, *, mask_png: Path | None, box: s
 
 
 FILLS = ("auto", "keep", "noise", "grey")
+METHODS = ("fit", "eq8")
 
 
 @dataclass
 class InpaintRequest:
     """What `cvaegan inpaint` is asked: a photo or aligned crop, the region (a mask PNG, a box, or
-    §5.4's random patch), the start fill, the class (None: C's posterior), the output."""
+    §5.4's random patch), the start fill, the method (`fit`: search z for the known pixels;
+    `eq8`: §5.4's loop, `iters` times), the class (None: C's posterior), the output."""
 
     photo: Path
     iters: int = 10
@@ -176,8 +206,15 @@ class InpaintRequest:
     mode: InputMode = "auto"
     detector: Path | None = None
     face: int | None = None
+    method: str = "fit"
+    fit_steps: int = 100
+    blend: bool = True             # Poisson-blend the fill into the input (False: paste it)
 
     def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise CvaeganError(f"--method {self.method}: use one of {', '.join(METHODS)}")
+        if self.fit_steps < 1:
+            raise CvaeganError("--fit-steps must be at least 1")
         if self.fill not in FILLS:
             raise CvaeganError(f"unknown --fill '{self.fill}'; use {', '.join(FILLS[:-1])} or {FILLS[-1]}")
         if self.iters < 1:
@@ -196,7 +233,8 @@ class InpaintResult:
 
 def run(session: Session, req: InpaintRequest) -> InpaintResult:
     """Inpaint `req.photo` with `session`'s model: the result (pasted back into a raw photo),
-    a strip of the iterations, and the JSON record beside the result."""
+    a strip (original, x₀, then Eq. 8's iterations, or E's code decoded and the fitted z decoded),
+    and the JSON record beside the result."""
     record_file = image_output(req.out)
     res = session.resolution
     inp = load_inputs([req.photo], res, req.mode, req.detector, req.face)[0]
@@ -205,7 +243,10 @@ def run(session: Session, req: InpaintRequest) -> InpaintResult:
     m = torch.from_numpy(m_np)[None]
     x0 = fill_masked(inp.x, m, how, req.seed)
     choice = choose_class(session, x0, req.class_)
-    steps = inpaint(session, x0[None], m[None], choice.vector[None], req.iters)
+    if req.method == "fit":
+        steps = inpaint_fit(session, x0[None], m[None], choice.vector[None], req.fit_steps, blend=req.blend)
+    else:
+        steps = inpaint(session, x0[None], m[None], choice.vector[None], req.iters, blend=req.blend)
     result = steps[-1][0]
     strip = req.out.with_name(req.out.stem + "-strip.png")
     save_png(grid_image(torch.stack([inp.x] + [s[0] for s in steps]), nrow=len(steps) + 1), strip)
@@ -222,11 +263,15 @@ def run(session: Session, req: InpaintRequest) -> InpaintResult:
         where = f"{res}×{res} crop"
     record = {
         "command": "inpaint", "checkpoint": str(session.path), "step": session.step, "precision": session.precision,
-        "input": inp.record(), "iters": req.iters, "seed": req.seed,
+        "input": inp.record(), "method": req.method,
+        "fit_steps": req.fit_steps if req.method == "fit" else None,
+        "iters": req.iters if req.method == "eq8" else None, "blend": "poisson" if req.blend else None,
+        "seed": req.seed,
         "mask": {"source": source, "box": used_box, "file": str(req.mask) if req.mask else None,
                  "pixels": int(m_np.sum()), "fill": how},
         "class": choice.record(session.class_names), "feather": width, "result": str(req.out), "strip": str(strip)}
     atomic_write_json(record_file, record)
-    summary = (f"inpainted {int(m_np.sum())} pixels ({source}, start: {how}) in {req.iters} iterations: {req.out} "
-               f"({where}); iterations in {strip}")
+    how_long = f"z fitted in {req.fit_steps} steps" if req.method == "fit" else f"Eq. 8 × {req.iters}"
+    summary = (f"inpainted {int(m_np.sum())} pixels ({source}, start: {how}; {how_long}): {req.out} "
+               f"({where}); steps in {strip}")
     return InpaintResult(req.out, strip, record, summary, f"class: {choice.describe(session.class_names)}")

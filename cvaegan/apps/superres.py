@@ -15,8 +15,6 @@ E's code of x₀ — and then project G(z*, c) onto y's low band as above.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from cvaegan.apps import fit
 from cvaegan.apps.common import choose_class, psnr, read_crop
+from cvaegan.apps.fit import gaussian_misfit
 from cvaegan.apps.faces import image_size
 from cvaegan.data.images import grid_image, save_png, to_pil
 from cvaegan.runtime.atomic import atomic_write_json
@@ -56,36 +56,12 @@ def project(x: torch.Tensor, y: torch.Tensor, scale: int, steps: int = 10) -> to
     return x
 
 
-@contextlib.contextmanager
-def _frozen(net: torch.nn.Module) -> Iterator[None]:
-    """Gradients flow through `net` to its input but not into its weights."""
-    flags = [p.requires_grad for p in net.parameters()]
-    for p in net.parameters():
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, f in zip(net.parameters(), flags):
-            p.requires_grad_(f)
-
-
 def fit_latent(loaded: Session, y: torch.Tensor, c: torch.Tensor, scale: int, z0: torch.Tensor,
                steps: int = 100, lr: float = 0.05, noise: float = 0.1) -> torch.Tensor:
-    """z* = argmin ‖down(G(z, c)) − y‖² / (2 noise²) + ½‖z‖² by Adam from z0, per image (the sum
-    over images separates). `noise` is the σ of y under the model, on [−1, 1] pixels: how far
-    down(G(z, c)) may stay from y; the ½‖z‖² term is −log N(0, I), the prior of Eq. 5's KL."""
-    m = loaded.model
-    z = z0.detach().clone().float().requires_grad_(True)
-    opt = torch.optim.Adam([z], lr=lr)
-    with _frozen(m.G), torch.enable_grad():
-        for _ in range(steps):
-            opt.zero_grad(set_to_none=True)
-            with loaded.autocast():
-                x = m.G(z, c)[0]
-            data = (down(x.float(), scale) - y).pow(2).flatten(1).sum(1) / (2 * noise ** 2)
-            (data + 0.5 * z.pow(2).sum(1)).sum().backward()
-            opt.step()
-    return z.detach()
+    """z* = argmin ‖down(G(z, c)) − y‖² / (2 noise²) + ½‖z‖² from z0. `noise` is the σ of y under
+    the model, on [−1, 1] pixels: how far down(G(z, c)) may stay from y."""
+    misfit = gaussian_misfit(y, noise, view=lambda x: down(x, scale))
+    return fit.fit_latent(loaded, c, z0, misfit, steps, lr)
 
 
 @torch.no_grad()

@@ -16,7 +16,7 @@ EPILOG = """[bold]Examples[/]
   [dim]# a 128 model: a 32×32 crop → 128×128[/]
   cvaegan superres face_32.png --scale 4
   cvaegan superres face_16.png --scale 8 --class "Hugh Laurie"
-  [dim]# the paper-style loop: x ← G(E(x)), low band kept, 5 times[/]
+  [dim]# the Eq. 8-style loop: x ← G(E(x)), low band kept, 5 times[/]
   cvaegan superres face_32.png --method iterate --iters 5
   [dim]# also print PSNR of the result and of bicubic against the original[/]
   cvaegan superres small.png --scale 2 --reference original.png
