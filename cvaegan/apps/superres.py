@@ -24,8 +24,8 @@ import torch.nn.functional as F
 
 from cvaegan.apps import fit
 from cvaegan.apps.common import choose_class, psnr, read_crop
-from cvaegan.apps.fit import gaussian_misfit
 from cvaegan.apps.faces import image_size
+from cvaegan.apps.fit import gaussian_misfit
 from cvaegan.data.images import grid_image, save_png, to_pil
 from cvaegan.runtime.atomic import atomic_write_json
 from cvaegan.runtime.errors import CvaeganError
@@ -66,9 +66,9 @@ def fit_latent(loaded: Session, y: torch.Tensor, c: torch.Tensor, scale: int, z0
 
 @torch.no_grad()
 def super_resolve_fit(loaded: Session, y: torch.Tensor, c: torch.Tensor, scale: int, steps: int = 100,
-                      projection_steps: int = 10, **fit: float) -> list[torch.Tensor]:
+                      projection_steps: int = 10, **options: float) -> list[torch.Tensor]:
     """y (N, 3, R/s, R/s), c (N, K). Returns [x₀ = projected bicubic, G(z₀, c) projected (z₀ = E's
-    code of x₀), G(z*, c) projected]."""
+    code of x₀), G(z*, c) projected]. `options`: `fit_latent`'s lr and noise."""
     if scale not in SCALES:
         raise CvaeganError(f"--scale {scale}: use one of {', '.join(map(str, SCALES))}")
     dev = loaded.device
@@ -77,7 +77,7 @@ def super_resolve_fit(loaded: Session, y: torch.Tensor, c: torch.Tensor, scale: 
     with loaded.autocast():
         z0, _ = loaded.model.encode(x0, cc)
         first = loaded.model.generate(z0, cc).float()
-    z = fit_latent(loaded, y, cc, scale, z0, steps, **fit)
+    z = fit_latent(loaded, y, cc, scale, z0, steps, **options)
     with loaded.autocast():
         fitted = loaded.model.generate(z, cc).float()
     return [x0.cpu(), project(first, y, scale, projection_steps).cpu(),
@@ -171,7 +171,8 @@ def run(session: Session, req: SuperresRequest) -> SuperresResult:
     record = {"command": "superres", "checkpoint": str(session.path), "step": session.step,
               "precision": session.precision, "input": str(req.lowres), "input_size": [w, h], "scale": scale,
               "method": req.method, "fit_steps": req.fit_steps if req.method == "fit" else None,
-              "iters": req.iters if req.method == "iterate" else None, "seed": req.seed, "class": choice.record(session.class_names),
+              "iters": req.iters if req.method == "iterate" else None, "seed": req.seed,
+              "class": choice.record(session.class_names),
               "result": str(req.out), "strip": str(strip), "psnr_down_vs_input": round(consistency, 3)}
     summary = f"{side}×{side}{note} → {res}×{res}: {req.out}; down-sampled result vs input {consistency:.1f} dB"
     if req.reference is not None:
