@@ -1,4 +1,4 @@
-"""`cvaegan superres`: iterate the reconstruction, keep the input's low band."""
+"""`cvaegan superres`: fit z (or iterate the reconstruction), keep the input's low band."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from cvaegan.apps.common import psnr
-from cvaegan.apps.superres import bicubic, down, project, super_resolve
+from cvaegan.apps.superres import bicubic, down, fit_latent, project, super_resolve, super_resolve_fit
 from cvaegan.cli.app import app
 from cvaegan.data.images import to_pil
 from tests.apps_common import demo_model, held_out
@@ -67,8 +67,6 @@ def test_latent_fit_moves_g_towards_the_low_resolution_input(trained_demo):
     """`fit_latent` searches z for the face whose down-sampled image is y: the data term of its
     objective must fall from E's code z₀, the weights of G must not move, and the result must be a
     projected image like the iterated one."""
-    from cvaegan.apps.superres import fit_latent, super_resolve_fit
-
     loaded = demo_model(trained_demo)
     x, labels, _ = held_out(trained_demo)
     x, labels = x[:8], labels[:8]
