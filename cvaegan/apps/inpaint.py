@@ -140,30 +140,40 @@ def inpaint(loaded: Session, x0: torch.Tensor, mask: torch.Tensor, c: torch.Tens
         x = torch.where(m, rec.to(x.dtype), x)
         out.append(x.cpu())
     if blend:
-        out[-1] = poisson_blend(rec.float(), x0.to(dev), m).cpu()
+        out[-1] = fill_hole(rec, x0.to(dev), m, blend=True).cpu()
     return out
 
 
+def fill_hole(g: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, blend: bool) -> torch.Tensor:
+    """x with its hole taken from g: Poisson-blended (`cvaegan.apps.blend`) or pasted
+    (torch.where: the known pixels are x's bit for bit either way)."""
+    m = mask.to(x.device).bool()
+    g = g.to(x.device)
+    return poisson_blend(g.float(), x, m) if blend else torch.where(m, g.to(x.dtype), x)
+
+
 @torch.no_grad()
-def inpaint_fit(loaded: Session, x0: torch.Tensor, mask: torch.Tensor, c: torch.Tensor, steps: int = 100,
-                noise: float = 0.1, lr: float = 0.05, blend: bool = False) -> list[torch.Tensor]:
-    """The latent search instead of Eq. 8's loop: z* = argmin ‖(1−M)⊙(G(z, c) − x₀)‖²/(2σ²) +
-    ½‖z‖² from E's code of x₀, then M⊙G(z*, c) + (1−M)⊙x₀ (torch.where: the known pixels are
-    x₀'s bit for bit). `blend`: G(z*, c) is Poisson-blended into x₀ instead of pasted
-    (`cvaegan.apps.blend`). Returns [x₀, Eq. 8 once, the fitted result]."""
+def fit_fill(loaded: Session, x0: torch.Tensor, mask: torch.Tensor, c: torch.Tensor, steps: int = 100,
+             noise: float = 0.1, lr: float = 0.05) -> tuple[torch.Tensor, torch.Tensor]:
+    """(G(z₀, c), G(z*, c)) on the session's device: E's code of x₀ decoded, and the code that
+    minimises ‖(1−M)⊙(G(z, c) − x₀)‖²/(2σ²) + ½‖z‖² from there (`cvaegan.apps.fit`)."""
     dev = loaded.device
-    x = x0.to(dev)
-    m = mask.to(dev).bool()
-    cc = c.to(dev)
+    x, m, cc = x0.to(dev), mask.to(dev).bool(), c.to(dev)
     with loaded.autocast():
         z0, _ = loaded.model.encode(x, cc)
         once = loaded.model.generate(z0, cc)
-    misfit = gaussian_misfit(x.float(), noise, weight=(~m).float())
-    z = fit_latent(loaded, cc, z0, misfit, steps, lr)
+    z = fit_latent(loaded, cc, z0, gaussian_misfit(x.float(), noise, weight=(~m).float()), steps, lr)
     with loaded.autocast():
-        fitted = loaded.model.generate(z, cc)
-    last = poisson_blend(fitted.float(), x, m) if blend else torch.where(m, fitted.to(x.dtype), x)
-    return [x0.clone(), torch.where(m, once.to(x.dtype), x).cpu(), last.cpu()]
+        return once, loaded.model.generate(z, cc)
+
+
+def inpaint_fit(loaded: Session, x0: torch.Tensor, mask: torch.Tensor, c: torch.Tensor, steps: int = 100,
+                noise: float = 0.1, lr: float = 0.05, blend: bool = False) -> list[torch.Tensor]:
+    """The latent search instead of Eq. 8's loop (`fit_fill`), then M⊙G(z*, c) + (1−M)⊙x₀, or
+    G(z*, c) Poisson-blended into x₀ with `blend`. Returns [x₀, Eq. 8 once, the fitted result]."""
+    once, fitted = fit_fill(loaded, x0, mask, c, steps, noise, lr)
+    x = x0.to(loaded.device)
+    return [x0.clone(), fill_hole(once, x, mask, False).cpu(), fill_hole(fitted, x, mask, blend).cpu()]
 
 
 def build_mask(inp: FaceInput, resolution: int, *, mask_png: Path | None, box: str | None,
