@@ -49,3 +49,34 @@ def test_sweeps_grow_with_the_hole_and_omega_stays_below_2():
     (n_small, w_small), (n_big, w_big) = sor_sweeps(small), sor_sweeps(big)
     assert n_big > 3 * n_small >= 60
     assert 1.0 < w_small < w_big < 2.0
+
+
+def test_a_face_pasted_back_with_blend_loses_gs_colour_offset(tmp_path):
+    """`edit`/`swap` on a raw photo: a drawn face that is the photo's own crop plus a tint comes
+    back as the photo itself with `blend` (the tint fades to the region's edge and the harmonic
+    membrane of a constant is the constant), while pasting keeps the tint over the whole face."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    from cvaegan.apps.common import array_to_tensor, tensor_to_array
+    from cvaegan.apps.faces import FaceInput
+    from cvaegan.apps.paste import face_mask, write_face_result
+
+    yy, xx = np.mgrid[0:96, 0:96].astype(np.float32)
+    photo = np.stack([80 + yy, 60 + xx, 120 + 0.5 * (xx - yy)], axis=2).clip(0, 255).astype(np.uint8)
+    matrix = np.array([[0.5, 0.0, -8.0], [0.0, 0.5, -8.0]], np.float32)     # photo → 32×32 crop
+    crop = cv2.warpAffine(photo, matrix, (32, 32), flags=cv2.INTER_AREA)
+    inp = FaceInput(path=tmp_path / "p.png", x=array_to_tensor(crop), raw=True, photo=photo, matrix=matrix)
+    tinted = tensor_to_array((array_to_tensor(crop) + 0.3).clamp(-1, 1))    # +38 levels
+    inside = cv2.warpAffine(face_mask(32).astype(np.uint8), matrix, (96, 96),
+                            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP) > 0
+    errors = {}
+    for blend in (False, True):
+        out = tmp_path / f"b{blend}.png"
+        said = write_face_result(tinted, inp, out, feather=2, blend=blend)
+        assert ("Poisson-blended" in said) == blend
+        got = np.asarray(Image.open(out).convert("RGB")).astype(np.float64)
+        errors[blend] = float(np.abs(got - photo)[inside].mean())
+    assert errors[False] > 25, errors          # the tint, pasted
+    assert errors[True] < 4, errors            # gone: only resampling error is left

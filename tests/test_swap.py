@@ -16,7 +16,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from cvaegan.apps.common import array_to_tensor, read_crop
-from cvaegan.apps.paste import changed_band, face_mask
+from cvaegan.apps.paste import blended_face, changed_band, face_mask
 from cvaegan.apps.swap import MAX_GRID_SIDE, SwapRequest, cell_box, run
 from cvaegan.cli.app import app
 from cvaegan.cli.commands.swap import EPILOG
@@ -177,25 +177,29 @@ def test_a_raw_attributes_photo_changes_only_the_face_region(faces, tmp_path, mo
 
     monkeypatch.setattr(faces_mod, "FaceAligner", _CanvasAligner)
     photo = _canvas_photo(faces["seen"][1], tmp_path / "party.png")
-    out = tmp_path / "r.png"
-    r = runner.invoke(app, _args(faces, "-i", faces["unseen"][0], "-a", tmp_path / "party.png", "-o", out,
-                                 "--feather", 2))
-    assert r.exit_code == 0, r.output
-    assert "face region" in r.output
-    result = np.asarray(Image.open(out).convert("RGB"))
-    assert result.shape == photo.shape
-    changed = (result != photo).any(axis=2)
-    band = changed_band(np.array([[1.0, 0, -21], [0, 1.0, -13]]), face_mask(R), 2, photo.shape[:2])
-    assert changed.any() and not changed[~band].any(), f"{int(changed[~band].sum())} pixels outside"
-    crop = np.asarray(Image.open(tmp_path / "r-crop.png").convert("RGB"))
-    want = _swap(faces["ckpt"], read_crop(faces["unseen"][0], R)[None], read_crop(faces["seen"][1], R)[None])[0]
-    assert np.array_equal(crop, want)
-    inside = face_mask(R)            # inside the mask the photo shows the swap (to rounding of the warp)
-    pasted = result[13:13 + R, 21:21 + R].astype(int)
-    assert np.abs(pasted[inside] - want[inside].astype(int)).max() <= 1
+    x_attrs = read_crop(faces["seen"][1], R)
+    want = _swap(faces["ckpt"], read_crop(faces["unseen"][0], R)[None], x_attrs[None])[0]
+    # pasted as drawn, or Poisson-blended into B's crop first (the default)
+    for flag, face in (("--no-blend", want), ("--blend", blended_face(want, x_attrs))):
+        out = tmp_path / f"r{flag}.png"
+        r = runner.invoke(app, _args(faces, "-i", faces["unseen"][0], "-a", tmp_path / "party.png", "-o", out,
+                                     "--feather", 2, flag))
+        assert r.exit_code == 0, r.output
+        assert "face region" in r.output and ("Poisson-blended" in r.output) == (flag == "--blend")
+        result = np.asarray(Image.open(out).convert("RGB"))
+        assert result.shape == photo.shape
+        changed = (result != photo).any(axis=2)
+        band = changed_band(np.array([[1.0, 0, -21], [0, 1.0, -13]]), face_mask(R), 2, photo.shape[:2])
+        assert changed.any() and not changed[~band].any(), f"{int(changed[~band].sum())} pixels outside"
+        crop = np.asarray(Image.open(out.with_name(out.stem + "-crop.png")).convert("RGB"))
+        assert np.array_equal(crop, want)  # the crop beside the result is the swap as drawn
+        inside = face_mask(R)              # inside the mask the photo shows the face (to rounding of the warp)
+        pasted = result[13:13 + R, 21:21 + R].astype(int)
+        assert np.abs(pasted[inside] - face[inside].astype(int)).max() <= 1, flag
+    assert not np.array_equal(blended_face(want, x_attrs)[inside], want[inside])
     rec = json.loads(out.with_suffix(".json").read_text())
     assert rec["attributes"]["raw"] is True and rec["attributes"]["photo_size"] == [90, 70]
-    assert rec["outputs"]["crop"] == str(tmp_path / "r-crop.png") and rec["identity"]["raw"] is False
+    assert rec["outputs"]["crop"] == str(tmp_path / "r--blend-crop.png") and rec["identity"]["raw"] is False
 
 
 @pytest.mark.data

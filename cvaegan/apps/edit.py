@@ -5,6 +5,10 @@ attributes with the ones the user names set to the user's values. Raw photos are
 aligned, edited and pasted back as `inpaint` does, inside the face region only (an ellipse of the
 aligned crop around the template's eyes, nose and mouth) with a feathered edge: hair, background
 and the rest of the photo keep their exact pixels.
+
+With `detail` (`--detail`), the photo's own detail is added back where the edit changes less than
+G's reconstruction error (`cvaegan.apps.detail`): the face keeps its sharpness outside what the
+edit redraws. Not in the paper; off by default.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 import torch
 
 from cvaegan.apps.common import tensor_to_array
+from cvaegan.apps.detail import keep_detail
 from cvaegan.apps.faces import InputMode, load_inputs
 from cvaegan.apps.paste import face_mask, write_face_result  # noqa: F401 (face_mask: re-exported)
 from cvaegan.data.images import grid_image, save_png
@@ -64,6 +69,8 @@ class EditRequest:
     face: int | None = None
     feather: float | None = None   # raw photos: blend width in crop pixels (None: R/32, at least 2)
     sweep_values: tuple[float, ...] = SWEEP_VALUES
+    detail: bool = False           # add the photo's detail back where the edit changes little
+    blend: bool = True             # raw photos: Poisson-blend the face into the crop before pasting it back
 
     def __post_init__(self) -> None:
         if not self.sets and self.sweep is None:
@@ -112,14 +119,17 @@ def run(session: Session, req: EditRequest) -> EditResult:
         "command": "edit", "checkpoint": str(session.path), "step": session.step, "precision": session.precision,
         "input": inp.record(), "attributes": names,
         "reading": {n: round(float(p), 4) for n, p in zip(names, reading)},
-        "set": {names[i]: v for i, v in changes.items()}}
+        "set": {names[i]: v for i, v in changes.items()},
+        "detail": "kept where the edit changes less than G's error" if req.detail else None}
     out = strip = sweep = None
     lines = []
     if changes:
         edited, y_new = edit_values(session, x, changes)
+        if req.detail:
+            edited = keep_detail(x, recon, edited)
         strip = req.out.with_name(req.out.stem + "-strip.png")
         save_png(grid_image(torch.cat([x, recon, edited]), nrow=3), strip)
-        where = write_face_result(tensor_to_array(edited[0]), inp, req.out, req.feather)
+        where = write_face_result(tensor_to_array(edited[0]), inp, req.out, req.feather, req.blend)
         out = req.out
         record.update(condition=[round(v, 4) for v in y_new[0].tolist()], result=str(out), strip=str(strip),
                       pasted=where)
@@ -128,6 +138,8 @@ def run(session: Session, req: EditRequest) -> EditResult:
     if sweep_idx is not None:
         vals = list(req.sweep_values)
         edits = [edit_values(session, x, {**changes, sweep_idx: v})[0] for v in vals]
+        if req.detail:
+            edits = [keep_detail(x, recon, e) for e in edits]
         sweep = req.out.with_name(req.out.stem + "-sweep.png")
         save_png(grid_image(torch.cat([x, recon] + edits), nrow=len(vals) + 2), sweep)
         record.update(sweep={"attribute": names[sweep_idx], "values": vals, "strip": str(sweep)})

@@ -1,7 +1,12 @@
 """Putting an edited aligned crop back into the user's photo with a feathered edge around the edit
 only: every photo pixel outside the warped, feathered edit mask keeps its exact value. The inverse
 warp and blend are `prepare`'s (`cvaegan.prepare.align.paste_back`); this module supplies the
-alpha, the face region that `edit` and `swap` paste inside, and the band a test may check."""
+alpha, the face region that `edit` and `swap` paste inside, and the band a test may check.
+
+With `blend`, the face region of the crop is first Poisson-blended (`cvaegan.apps.blend`) into
+the input's own aligned crop: it keeps G's gradients, and G's colour offset against the photo
+(a swap's skin tone, a reconstruction's tint) fades out towards the region's edge, so the paste
+has no seam even where the feather is narrow."""
 
 from __future__ import annotations
 
@@ -11,8 +16,11 @@ from typing import Any
 
 import cv2
 import numpy as np
+import torch
 from PIL import Image
 
+from cvaegan.apps.blend import poisson_blend
+from cvaegan.apps.common import array_to_tensor, tensor_to_array
 from cvaegan.data.images import save_png
 from cvaegan.prepare.align import paste_back
 
@@ -34,18 +42,29 @@ def default_feather(resolution: int) -> float:
     return max(2.0, resolution / 32)
 
 
-def write_face_result(crop: np.ndarray, inp: Any, out: Path, feather: float | None = None) -> str:
+def blended_face(crop: np.ndarray, x: torch.Tensor) -> np.ndarray:
+    """The face region (`face_mask`) of `crop` (R, R, 3) uint8, Poisson-blended into the input's
+    aligned crop `x` (3, R, R) in [-1, 1]; outside the region, x. Returns (R, R, 3) uint8."""
+    res = crop.shape[0]
+    mask = torch.from_numpy(face_mask(res))[None, None]
+    return tensor_to_array(poisson_blend(array_to_tensor(crop)[None], x[None].float(), mask)[0])
+
+
+def write_face_result(crop: np.ndarray, inp: Any, out: Path, feather: float | None = None,
+                      blend: bool = False) -> str:
     """Write an edited crop (R, R, 3) uint8 of the input `inp` (a `faces.FaceInput`) to `out`: for
     a raw photo pasted back inside the face region (`face_mask`, feathered by `feather` crop pixels,
-    default `default_feather`), else the crop itself. Returns what was written, for the summary and
-    the record."""
+    default `default_feather`; with `blend`, Poisson-blended first, `blended_face`), else the crop
+    itself. Returns what was written, for the summary and the record."""
     res = crop.shape[0]
     if inp.raw:
         width = feather if feather is not None else default_feather(res)
-        photo = paste_edit(inp.photo, crop, inp.matrix, face_mask(res), width)
+        face = blended_face(crop, inp.x) if blend else crop
+        photo = paste_edit(inp.photo, face, inp.matrix, face_mask(res), width)
         save_png(Image.fromarray(photo), out)
         changed = int((photo != inp.photo).any(axis=2).sum())
-        return f"pasted into the face region of the {inp.photo.shape[1]}×{inp.photo.shape[0]} photo, " \
+        how = "Poisson-blended into" if blend else "pasted into"
+        return f"{how} the face region of the {inp.photo.shape[1]}×{inp.photo.shape[0]} photo, " \
                f"{changed} pixels changed"
     save_png(Image.fromarray(crop), out)
     return f"{res}×{res} crop"

@@ -53,6 +53,7 @@ class SwapRequest:
     face: int | None = None
     feather: float | None = None   # raw B: blend width in crop pixels (None: R/32, at least 2)
     seed: int = 0
+    blend: bool = True             # raw B: Poisson-blend the face into B's crop before pasting it back
 
     def __post_init__(self) -> None:
         if self.grid is not None and all(g is None for g in self.grid):
@@ -133,7 +134,7 @@ def _run_single(session: Session, req: SwapRequest) -> SwapResult:
     crop = req.out.with_name(req.out.stem + "-crop.png") if attrs.raw else None
     save_png(grid_image(torch.stack([ident.x, attrs.x, result]), nrow=3, padding=GRID_PAD), strip)
     array = tensor_to_array(result)
-    where = write_face_result(array, attrs, req.out, req.feather)
+    where = write_face_result(array, attrs, req.out, req.feather, req.blend)
     if crop is not None:
         save_png(to_pil(result), crop)
     outputs = {"result": str(req.out), "strip": str(strip)}

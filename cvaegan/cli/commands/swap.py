@@ -36,6 +36,8 @@ def swap_cmd(
                                            f"every image of DIR_B (columns); ≤ {MAX_GRID_SIDE} each."),
     feather: float = typer.Option(None, "--feather", help="Raw B: width of the blended edge in crop pixels "
                                   "(default: resolution/32, at least 2)."),
+    blend: bool = typer.Option(True, "--blend/--no-blend", help="Raw B: Poisson-blend the drawn face into B's "
+                               "photo, so that its tone meets B's skin at the edge (--no-blend: paste it)."),
     seed: int = typer.Option(0, "--seed", help="Seeds torch for the run (recorded)."),
     ckpt: Path = shared.CKPT,
     runs: Path = shared.RUNS,
@@ -51,7 +53,7 @@ def swap_cmd(
     """Draw the person of one image with the pose, expression, lighting and background of another
     (an open-set model: the person need not be one it was trained on): G(f_I(A), z_A(B))."""
     req = SwapRequest(identity, attributes, grid, out, mode_from_flags(raw, aligned), detector, face, feather,
-                      seed)
+                      seed, blend)
     session = open_session(ckpt, runs, device, precision, needs=("swap",), purpose="swap")
     typer.echo(run(session, req).summary)
 
