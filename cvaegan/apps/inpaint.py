@@ -127,6 +127,17 @@ def inpaint(loaded: Session, x0: torch.Tensor, mask: torch.Tensor, c: torch.Tens
     """Eq. 8 on a batch: x0 (N, 3, R, R), mask (N or 1, 1, R, R) bool, c (N, K). Returns
     [x₀, x₁, …, x_iters]; the unmasked pixels of every xₜ are x₀'s, bit for bit (torch.where,
     not arithmetic). `blend`: the last fill is Poisson-blended into x₀ (`cvaegan.apps.blend`)."""
+    out, rec = eq8_steps(loaded, x0, mask, c, iters)
+    if blend:
+        out[-1] = fill_hole(rec, x0.to(rec.device), mask, blend=True).cpu()
+    return out
+
+
+@torch.no_grad()
+def eq8_steps(loaded: Session, x0: torch.Tensor, mask: torch.Tensor, c: torch.Tensor,
+              iters: int) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Eq. 8's loop: ([x₀, x₁, …, x_iters] on the CPU, the last whole reconstruction on the
+    session's device, which a Poisson blend of the last fill needs)."""
     if iters < 1:
         raise CvaeganError("--iters must be at least 1")
     dev = loaded.device
@@ -139,9 +150,7 @@ def inpaint(loaded: Session, x0: torch.Tensor, mask: torch.Tensor, c: torch.Tens
             rec = loaded.model.reconstruct(x, cc)
         x = torch.where(m, rec.to(x.dtype), x)
         out.append(x.cpu())
-    if blend:
-        out[-1] = fill_hole(rec, x0.to(dev), m, blend=True).cpu()
-    return out
+    return out, rec
 
 
 def fill_hole(g: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, blend: bool) -> torch.Tensor:

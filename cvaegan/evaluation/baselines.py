@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from cvaegan.apps.common import choose_class, psnr, read_crop, tensor_to_array
-from cvaegan.apps.inpaint import box_mask, fill_hole, fill_masked, fit_fill, inpaint, random_patch
+from cvaegan.apps.inpaint import box_mask, eq8_steps, fill_hole, fill_masked, fit_fill, random_patch
 from cvaegan.apps.superres import bicubic, down, super_resolve, super_resolve_fit
 from cvaegan.data.images import from_hwc_uint8
 from cvaegan.data.manifest import index_dataset
@@ -65,7 +65,7 @@ def inpaint_vs_opencv(loaded: Session, data: Path, limit: int = 200, iters: int 
     x0 = torch.stack([fill_masked(xi, mi, "grey", 0) for xi, mi in zip(x, m)])
     c = _oracle(loaded, names, labels) if oracle_class else \
         torch.stack([choose_class(loaded, xi, None).vector for xi in x0])
-    steps = inpaint(loaded, x0, m, c, iters)
+    steps, last_rec = eq8_steps(loaded, x0, m, c, iters)
 
     def score(imgs: list[torch.Tensor]) -> float:
         return float(np.mean([psnr(a, b, mk) for a, b, mk in zip(imgs, x, m)]))
@@ -73,7 +73,7 @@ def inpaint_vs_opencv(loaded: Session, data: Path, limit: int = 200, iters: int 
     table = {"grey fill (start)": score(list(x0))}
     for k in sorted({1, min(5, iters), iters}):
         table[f"ours, Eq. 8 × {k}"] = score(list(steps[k]))
-    table[f"ours, Eq. 8 × {iters}, blended"] = score(list(inpaint(loaded, x0, m, c, iters, blend=True)[-1]))
+    table[f"ours, Eq. 8 × {iters}, blended"] = score(list(fill_hole(last_rec, x0, m, blend=True).cpu()))
     _, fitted = fit_fill(loaded, x0, m, c, fit_steps)  # one search, put in both ways
     table[f"ours, fit ({fit_steps} steps)"] = score(list(fill_hole(fitted, x0, m, blend=False).cpu()))
     table[f"ours, fit ({fit_steps} steps), blended"] = score(list(fill_hole(fitted, x0, m, blend=True).cpu()))
