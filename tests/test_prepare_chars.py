@@ -70,6 +70,34 @@ def test_classes_styles_font_wise_split_and_rgb_glyphs(tmp_path):
     assert cache.images.shape == (18, 32, 32, 3)
 
 
+def _copy_font(raw: Path, src: int, dst: int, noise: int = 0, chars=CHARS) -> None:
+    """Overwrite font `dst`'s glyphs with font `src`'s, each pixel moved by up to ±noise grey levels."""
+    rng = np.random.default_rng(dst)
+    for num, char in chars.items():
+        glyph = np.asarray(Image.open(raw / f"{num:03d}_{char}/img{num:03d}-{src:05d}.png"), dtype=np.int16)
+        glyph = np.clip(glyph + rng.integers(-noise, noise + 1, glyph.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(glyph).save(raw / f"{num:03d}_{char}/img{num:03d}-{dst:05d}.png")
+
+
+def test_duplicate_fonts_are_dropped_so_no_heldout_font_has_a_twin_in_training(tmp_path):
+    raw = _fake(tmp_path / "raw", fonts=range(1, 11))
+    _copy_font(raw, 5, 6)               # an exact twin of held-out font 5
+    _copy_font(raw, 2, 10, noise=3)     # held-out font 10 renders as font 2, up to 3 grey levels off (≈ 42 dB)
+    _copy_font(raw, 3, 7, noise=40)     # font 7 is font 3 under heavy noise (≈ 21 dB): a font of its own
+    _copy_font(raw, 4, 8, chars={1: "0"})  # font 8 shares one glyph of three with font 4: a font of its own
+    res = _run(raw, tmp_path / "out")
+    m = _manifest(tmp_path / "out")
+    assert m["styles"]["duplicates"] == {"6": "5", "10": "2"}
+    assert {it["style"] for it in m["items"]} == {"1", "2", "3", "4", "5", "7", "8", "9"}
+    assert m["splits"] == {"test": 3, "train": 21}  # font 5 alone is held out; font 10 went with its twin
+    assert any("skipped 2 fonts" in n and "6→5" in n and "10→2" in n for n in res.notes)
+    # a reference font is always kept, even where it duplicates an earlier index
+    _run(raw, tmp_path / "ref", reference_style="6")
+    m = _manifest(tmp_path / "ref")
+    assert m["styles"]["duplicates"] == {"5": "6", "10": "2"}
+    assert {it["style"] for it in m["items"]} >= {"6"} and "5" not in {it["style"] for it in m["items"]}
+
+
 def test_reference_font_is_always_train_and_limit_counts_per_class(tmp_path):
     raw = _fake(tmp_path / "raw", fonts=range(1, 11))
     _run(raw, tmp_path / "out", reference_style="5")
@@ -153,6 +181,8 @@ def test_a_few_classes_of_the_real_chars74k_fonts(test_data, tmp_path):
     m = _manifest(tmp_path / "out")
     assert [c["name"] for c in m["classes"]] == ["0", "A", "Z"] and [c["count"] for c in m["classes"]] == [10] * 3
     assert m["splits"] == {"test": 6, "train": 24}  # fonts 5 and 10 of each class
-    assert {it["style"] for it in m["items"]} == {str(f) for f in range(1, 11)}
+    # fonts 6 and 8 of the real data render as fonts 5 and 7: skipped, so the limit reaches font 12
+    assert m["styles"]["duplicates"]["6"] == "5" and m["styles"]["duplicates"]["8"] == "7"
+    assert {it["style"] for it in m["items"]} == {str(f) for f in (1, 2, 3, 4, 5, 7, 9, 10, 11, 12)}
     glyph = np.asarray(Image.open(tmp_path / "out" / m["items"][0]["file"]))
     assert glyph.shape == (32, 32, 3) and glyph[0, 0].tolist() == [255, 255, 255]  # white paper, black ink

@@ -14,6 +14,13 @@ Split by font, never by image: fonts whose index % 5 == 0 are `test` (40 of the 
 other font is `train`, and the reference font is always `train`. The held-out fonts are styles no
 model saw in training, so `test` measures how well content and style come apart on unseen styles.
 
+Duplicate fonts are dropped before the split: Chars74K renders some fonts identically (a font the
+renderer lacked falls back to another), and in the shared 200 fonts 13 of the 40 held-out fonts
+drew every glyph exactly as a training font did, so "unseen" fonts were partly seen. A font whose
+glyphs are all within `DUPLICATE_PSNR_DB` of an earlier font's (the reference first, then by
+index) is skipped; the manifest's `styles.duplicates` maps each skipped font to the one it
+duplicates, and the summary says which. The kept font's split is the group's split.
+
 Each 28×28 grayscale glyph is read as grayscale, resized to `--size` (Lanczos when shrinking,
 bicubic when enlarging, as the loader does) with no crop, and written as RGB with three equal
 channels; a glyph that is not square is first padded to a square with its own edge pixels (the
@@ -40,6 +47,8 @@ LABELS = "labels.csv"
 HEADER = ["file", "char", "font_index"]
 TEST_EVERY = 5            # fonts whose index % 5 == 0 are held out
 DEFAULT_REFERENCE = "1"
+DUPLICATE_PSNR_DB = 30.0  # two renders of one font differ by a few grey levels of anti-aliasing (37-39 dB
+                          # in Chars74K); the closest distinct fonts there are about 25 dB apart
 
 
 def reference_font(opts: PrepareOptions) -> int:
@@ -103,6 +112,55 @@ def read_labels(path: Path) -> list[tuple[str, str, int]]:
     return rows
 
 
+def _read_gray(path: Path) -> np.ndarray | None:
+    try:
+        return _gray(read_photo(path).rgb)
+    except PhotoError:
+        return None  # an unreadable glyph becomes a reject when it is processed
+
+
+def duplicate_fonts(raw: Path, rows: list[tuple[str, str, int]], reference: int) -> dict[int, int]:
+    """{font: the earlier font it duplicates}: fonts whose glyphs, over the characters both draw
+    (at least half of either font's), are within DUPLICATE_PSNR_DB of each other. Earlier means the
+    reference font first, then by index, so the reference and the lowest index of a group are kept.
+    Glyphs are compared at their stored size; one whose size differs from its character's usual
+    size, or that cannot be read, is left out of the comparison."""
+    fonts = sorted({font for _, _, font in rows}, key=lambda f: (f != reference, f))
+    pos = {f: i for i, f in enumerate(fonts)}
+    by_char: dict[str, list[tuple[int, np.ndarray]]] = {}
+    for file, char, font in rows:
+        glyph = _read_gray(raw / file)
+        if glyph is not None:
+            by_char.setdefault(char, []).append((pos[font], glyph.astype(np.float32).ravel()))
+    n = len(fonts)
+    ssd = np.zeros((n, n), np.float64)
+    pixels = np.zeros((n, n), np.float64)
+    shared = np.zeros((n, n), np.int64)
+    drawn = np.zeros(n, np.int64)
+    for glyphs in by_char.values():
+        sizes = [g.size for _, g in glyphs]
+        usual = max(set(sizes), key=sizes.count)
+        idx = np.asarray([i for i, g in glyphs if g.size == usual])
+        x = np.stack([g for _, g in glyphs if g.size == usual])
+        x -= x.mean(0)  # centred: the Gram trick below loses less to float32 rounding
+        sq = (x * x).sum(1)
+        d = np.maximum(sq[:, None] + sq[None, :] - 2 * (x @ x.T), 0)
+        ssd[np.ix_(idx, idx)] += d
+        pixels[np.ix_(idx, idx)] += usual
+        shared[np.ix_(idx, idx)] += 1
+        drawn[idx] += 1
+    limit = 255.0 ** 2 / 10 ** (DUPLICATE_PSNR_DB / 10)  # the largest mean squared difference of a duplicate
+    enough = 2 * shared >= np.maximum(drawn[:, None], drawn[None, :])
+    close = enough & (shared > 0) & (ssd <= limit * np.maximum(pixels, 1))
+    dup: dict[int, int] = {}
+    for j in range(n):
+        for i in range(j):
+            if close[i, j] and fonts[i] not in dup:
+                dup[fonts[j]] = fonts[i]
+                break
+    return dup
+
+
 def scan_chars(opts: PrepareOptions) -> Plan:
     raw = opts.raw
     reference = reference_font(opts)
@@ -112,6 +170,8 @@ def scan_chars(opts: PrepareOptions) -> Plan:
     present = [r for r in rows if (raw / r[0]).is_file()]
     if not present:
         raise CvaeganError(f"{raw}: none of the {len(rows)} images of {LABELS} is there")
+    duplicates = duplicate_fonts(raw, present, reference)
+    present = [r for r in present if r[2] not in duplicates]
     class_names = sorted({char for _, char, _ in rows})
     folders = unique_folders(class_names)
     index = {c: i for i, c in enumerate(class_names)}
@@ -128,9 +188,15 @@ def scan_chars(opts: PrepareOptions) -> Plan:
     notes = []
     if len(present) < len(rows):
         notes.append(f"skipped {len(rows) - len(present)} images that {LABELS} lists but RAW does not hold")
+    styles: dict[str, Any] = {"name": "font", "reference": str(reference), "source": LABELS}
+    if duplicates:
+        pairs = sorted(duplicates.items())
+        styles["duplicates"] = {str(a): str(b) for a, b in pairs}
+        shown = ", ".join(f"{a}→{b}" for a, b in pairs[:8]) + (" …" if len(pairs) > 8 else "")
+        notes.append(f"skipped {len(pairs)} fonts that draw every glyph as an earlier font does (within "
+                     f"{DUPLICATE_PSNR_DB:g} dB), so no held-out font has a twin in training: {shown}")
     classes = [ClassInfo(n, f) for n, f in zip(class_names, folders)]
-    return Plan(classes, jobs, notes, {"styles": {"name": "font", "reference": str(reference), "source": LABELS},
-                                       "flip": False})
+    return Plan(classes, jobs, notes, {"styles": styles, "flip": False})
 
 
 def _gray(rgb: np.ndarray) -> np.ndarray:
