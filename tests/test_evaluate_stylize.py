@@ -108,10 +108,33 @@ def test_exact_ground_truth_scores_perfectly(styled, tmp_path):
     # the floors are floors: neither baseline is the truth
     assert o["content_baseline"]["psnr_db"] < 40 and o["style_baseline"]["psnr_db"] < 40
     assert o["content_baseline"]["font_id_pixel"] < 1.0
+    assert 0 < o["nearest_train_styles"]["psnr_db"] < 40  # no held-out style is a training style here
     assert (tmp_path / "grid.png").is_file() and rec["grid"] == str(tmp_path / "grid.png")
     assert Image.open(tmp_path / "grid.png").size[1] > 3 * SIZE  # three font rows
     Console(width=200, file=open(tmp_path / "t.txt", "w")).print(stylize_table(rec))
     assert "content image" in (tmp_path / "t.txt").read_text()
+    assert "nearest 5 training styles" in (tmp_path / "t.txt").read_text()
+
+
+def test_nearest_training_styles_find_a_twin_style_and_nothing_else(tmp_path):
+    from cvaegan.evaluation.judge import to_float
+    from cvaegan.evaluation.stylize import heldout_style_rows, nearest_train_styles, style_pairs
+
+    data = make_styled_dataset(tmp_path / "data")
+    for k in range(CLASSES):  # held-out style "0" now draws every class exactly as training style "1"
+        (data / str(k) / "style_0.png").write_bytes((data / str(k) / "style_1.png").read_bytes())
+    cache = build_cache(data, SIZE, cache_dir=tmp_path / "c")
+    pairs = style_pairs(cache, heldout_style_rows(cache), seed=0)
+    truth = to_float(cache.images, pairs.truth.tolist())
+    twin = pairs.fonts == cache.style_names.index("0")
+    assert twin.sum() == CLASSES and (~twin).sum() == 2 * CLASSES
+    x1, missing = nearest_train_styles(cache, pairs.labels, pairs.style, k=1)
+    assert missing == 0
+    assert torch.equal(x1[torch.from_numpy(twin)], truth[torch.from_numpy(twin)])
+    for i in np.flatnonzero(~twin):  # the other held-out styles have no twin: a lookup cannot draw them
+        assert not torch.equal(x1[i], truth[i])
+    x3, _ = nearest_train_styles(cache, pairs.labels, pairs.style, k=3)  # an average of three styles
+    assert not torch.equal(x3[torch.from_numpy(twin)], truth[torch.from_numpy(twin)])
 
 
 def test_content_image_scores_as_the_content_baseline(styled):

@@ -10,7 +10,10 @@ redrawn in f's style. Against the real image of c in f (the ground truth):
   PSNR / SSIM     the project's helpers (`fidelity.reconstruction_quality`, [0, 1] images);
                   beside them two floors: the content image itself (the reference glyph, what a
                   model that ignores the style would draw) and the style image (what a model that
-                  copies its style input would draw);
+                  copies its style input would draw); and a reference with no model at all, the
+                  nearest training styles: the RETRIEVAL_K training fonts whose image of the style
+                  image's class is nearest to it (pixel L2), their images of c averaged — what the
+                  style image says about c by lookup in the training data;
   content kept    the class judge's top-1 on the outputs reading c, beside the judge's top-1 on
                   the real held-out ground truth (its ceiling);
   style kept      font identification: among the held-out images of class c (one per held-out
@@ -49,11 +52,14 @@ from cvaegan.runtime.errors import CvaeganError
 from cvaegan.runtime.progress import make_progress
 from cvaegan.session import Session
 
-ROWS = ("output", "content_baseline", "style_baseline")
+RETRIEVAL_K = 5  # the nearest training styles averaged; 1 is a copy of one font, more blur more
+ROWS = ("output", "content_baseline", "style_baseline", "nearest_train_styles")
 ROW_LABELS = {"output": "output", "content_baseline": "content image", "style_baseline": "style image",
-              "real": "real image"}
+              "nearest_train_styles": f"nearest {RETRIEVAL_K} training styles", "real": "real image"}
 ROW_NOTE = ("output = stylize_class(c, style image); content image = c in the reference style (a floor); style "
-            "image = the style source, another class (a floor); real image = the ground truth (the judge's ceiling)")
+            "image = the style source, another class (a floor); nearest training styles = the mean of c in the "
+            f"{RETRIEVAL_K} training styles whose image of the style image's class is nearest to it (a lookup, no "
+            "model); real image = the ground truth (the judge's ceiling)")
 PROTOCOL = ("held-out (test split) fonts; for each font f and class c with a real image (c, f): style image = "
             "an image of f showing another class (seeded), output = stylize_class(c, style); font "
             "identification: nearest (pixel L2 / judge-feature L2) among the held-out images of class c is of f")
@@ -123,6 +129,34 @@ def stylize_all(model: Any, labels: Tensor, style: Tensor, batch_size: int = 256
         if progress is not None:
             progress(min(i + batch_size, len(labels)))
     return torch.cat(outs) if outs else torch.zeros(0, *style.shape[1:])
+
+
+def nearest_train_styles(cache: ImageCache, labels: np.ndarray, style_rows: np.ndarray,
+                         k: int = RETRIEVAL_K) -> tuple[Tensor, int]:
+    """The retrieval reference: for each wanted class labels[i] and style image style_rows[i], the
+    mean of labels[i]'s training images in the k training styles (groups of the train split) whose
+    image of the style image's class is nearest to the style image (pixel L2), among styles that
+    draw labels[i]. Returns the images and how many pairs had no such style (their row is the
+    mean of all training images of the class, or grey where there is none)."""
+    train = np.flatnonzero((np.asarray(cache_splits(cache)) == "train") & (cache.styles >= 0))
+    at = {(int(cache.styles[r]), int(cache.labels[r])): int(r) for r in train}
+    style_cls = cache.labels[style_rows]
+    out = torch.zeros(len(labels), 3, cache.resolution, cache.resolution)
+    missing = 0
+    for c_s in np.unique(style_cls):
+        mine = np.flatnonzero(style_cls == c_s)
+        cand = train[cache.labels[train] == c_s]
+        queries = to_float(cache.images, style_rows[mine].tolist()).flatten(1).double()
+        order = (torch.cdist(queries, to_float(cache.images, cand.tolist()).flatten(1).double()).argsort(1).numpy()
+                 if len(cand) else np.zeros((len(mine), 0), dtype=np.int64))
+        for i, ranked in zip(mine, order):
+            rows = [at[key] for key in ((int(cache.styles[cand[j]]), int(labels[i])) for j in ranked) if key in at][:k]
+            if not rows:
+                missing += 1
+                rows = train[cache.labels[train] == labels[i]].tolist()
+            if rows:
+                out[i] = to_float(cache.images, rows).mean(0)
+    return out, missing
 
 
 def font_identification(x: Tensor, labels: np.ndarray, fonts: np.ndarray, cand: Tensor, cand_labels: np.ndarray,
@@ -205,6 +239,10 @@ def evaluate_stylize(model: Any, cache_or_data: ImageCache | str | os.PathLike[s
     x_content = contents[y]
     cand = to_float(cache.images, pairs.held.tolist())
     cand_labels, cand_fonts = cache.labels[pairs.held], cache.styles[pairs.held]
+    x_lookup, missing = nearest_train_styles(cache, pairs.labels, pairs.style)
+    if missing:
+        notes.append(f"{missing} pairs had no training style drawing their class: their nearest-training-styles "
+                     "image is the mean of the class's training images")
     n = len(y)
     with make_progress(console or Console(stderr=True, quiet=True)) as prog:
         task = prog.add_task("stylizing", total=n, info=f"{len(np.unique(pairs.fonts))} held-out fonts")
@@ -214,11 +252,15 @@ def evaluate_stylize(model: Any, cache_or_data: ImageCache | str | os.PathLike[s
         p_true, _ = judge_outputs(judge, x_true, batch_size)
         p_style, f_style = judge_outputs(judge, x_style, batch_size)
         p_cont, f_cont_k = judge_outputs(judge, contents, batch_size)
+        p_look, f_look = judge_outputs(judge, x_lookup, batch_size)
         _, f_cand = judge_outputs(judge, cand, batch_size)
         prog.update(task, total=1, completed=1)
-    images = {"output": x_out, "content_baseline": x_content, "style_baseline": x_style}
-    feats = {"output": f_out, "content_baseline": f_cont_k[y], "style_baseline": f_style}
-    probs = {"output": p_out, "content_baseline": p_cont[y], "style_baseline": p_style}
+    images = {"output": x_out, "content_baseline": x_content, "style_baseline": x_style,
+              "nearest_train_styles": x_lookup}
+    feats = {"output": f_out, "content_baseline": f_cont_k[y], "style_baseline": f_style,
+             "nearest_train_styles": f_look}
+    probs = {"output": p_out, "content_baseline": p_cont[y], "style_baseline": p_style,
+             "nearest_train_styles": p_look}
     hits: dict[str, dict[str, np.ndarray]] = {}
     chance = None
     for key in ROWS:
