@@ -8,7 +8,8 @@
      log.jsonl, and the final evaluation of each);
   3. `cvaegan evaluate` of each (evaluation/stylize.py): on the held-out fonts, "class c in font f"
      from a style image of f showing another class, against the real image: PSNR/SSIM (with the
-     content image and the style image as floors), the judge's top-1 reading c (beside its top-1
+     content image and the style image as floors, and a lookup with no model: c averaged over the
+     5 training fonts nearest to the style image), the judge's top-1 reading c (beside its top-1
      on the real images), font identification by nearest held-out image (pixels, judge features);
   4. with `--augment-fonts N`, §3.4: an SAAE trained for `--augment-minutes` on ONLY the first N
      train fonts (by font index; the reference font among them); ONE seeded image (any class) of
