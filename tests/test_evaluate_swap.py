@@ -21,7 +21,7 @@ from cvaegan.cli.app import app
 from cvaegan.data.dataset import build_cache
 from cvaegan.data.images import from_hwc_uint8, to_hwc_uint8
 from cvaegan.evaluation.swap import (calibrated_threshold, evaluate_swap, gallery_distances, identity_scores,
-                                     judge_train_files, landmark_error, landmark_scores, swap_ground_truth, swap_pairs,
+                                     judge_train_files, leave_one_out_identification, landmark_error, landmark_scores, swap_ground_truth, swap_pairs,
                                      swap_table, write_judge_view)
 from cvaegan.runtime.errors import CvaeganError
 
@@ -133,6 +133,38 @@ def test_pairs_are_seeded_two_people_and_sources_cycle():
     assert sorted(s[:8].tolist()) == list(range(8))  # every eligible image once before any repeats
     with pytest.raises(CvaeganError, match="two test people"):
         swap_pairs(np.array([0, 0, 1]), 5)
+
+
+class FakeWithI(Fake):
+    """A swapper with an identity encoder: `identity` reads the person (the colour) exactly, or
+    sees nothing (`blind`: the same vector for every face)."""
+
+    def __init__(self, which: str, blind: bool = False):
+        super().__init__(which)
+        self.blind = blind
+
+    def identity(self, x):
+        return torch.ones(len(x), 3) if self.blind else colour(x) + 2.0  # off the origin: a direction per person
+
+
+def test_the_models_own_identity_encoder_is_scored_beside_the_embedding(people, tmp_path):
+    rec = evaluate_swap(FakeWithI("identity"), people, colour, pairs=20, cache_dir=tmp_path / "c")
+    own, idn = rec["identity"]["model_identity_encoder"], rec["identity"]
+    assert own["identification_of_real_photos"] == 1.0 and idn["embedder_identification_of_real_photos"] == 1.0
+    assert own["swap"]["identification"] == 1.0           # I reads the copied identity source as s
+    rec = evaluate_swap(FakeWithI("attributes"), people, colour, pairs=20, cache_dir=tmp_path / "c")
+    assert rec["identity"]["model_identity_encoder"]["swap"]["identification"] == 0.0
+    rec = evaluate_swap(FakeWithI("identity", blind=True), people, colour, pairs=20, cache_dir=tmp_path / "c")
+    assert rec["identity"]["model_identity_encoder"]["identification_of_real_photos"] < 0.5  # ties: one person
+    assert "model's own I" in swap_table(rec).caption
+    assert "model_identity_encoder" not in evaluate_swap(Fake("identity"), people, colour, pairs=5,
+                                                         cache_dir=tmp_path / "c")["identity"]
+
+
+def test_leave_one_out_identification_leaves_the_image_out():
+    e = np.array([[0.0], [6.0], [10.0], [11.0]])   # image 1: 6 from {0}, 4.5 from person 1's mean (10.5)
+    assert leave_one_out_identification(e, np.array([0, 0, 1, 1])) == 0.75  # with itself in: 3 from {0, 6}
+    assert leave_one_out_identification(np.array([[0.0], [1.0], [10.0], [11.0]]), np.array([0, 0, 1, 1])) == 1.0
 
 
 def test_the_gallery_leaves_the_pair_images_out():

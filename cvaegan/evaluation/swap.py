@@ -23,6 +23,13 @@ wrong person).
                   left out (the detection rates are recorded). Skipped, with the reason, without a
                   detector. Aligned crops share the template's landmarks, so this mostly measures
                   residual pose and the mouth.
+  the model's I   where the model has an identity encoder (`identity(x)`, openset's f_I): how well
+                  it tells the unseen people apart on their real photos (leave-one-out
+                  identification by I's feature, beside the same for the embedding above), and
+                  how often I itself identifies the swap as s. It separates the two ways a swap
+                  can lose s: I does not describe new people (its own identification of real
+                  photos is low), or G does not draw what I describes (I reads the swaps as s,
+                  the independent embedding does not).
   ground truth    on the demo cartoons (manifest kind "synthetic-faces"): PSNR / SSIM of x' against
                   `render_swap(manifest, class of s, item of a)`, the exact face, and of both
                   floors against it.
@@ -173,6 +180,41 @@ def calibrated_threshold(e_test: np.ndarray, person: np.ndarray) -> dict[str, fl
     k = int(np.argmin(np.abs(frr - far) + 1e-9 * cand))
     return {"threshold": float(cand[k]), "false_reject": float(frr[k]), "false_accept": float(far[k]),
             "n_same": int(len(same)), "n_other": int(len(diff))}
+
+
+def leave_one_out_identification(e: np.ndarray, person: np.ndarray) -> float:
+    """Share of the images (of people with ≥ 2) whose nearest person mean, their own person's mean
+    leaving the image out, is their own person: how well an embedding tells these people apart."""
+    e = np.asarray(e, np.float64)
+    people, sums, counts = _gallery(e, person)
+    col = np.searchsorted(people, person)
+    ok = counts[col] >= 2
+    d = np.sqrt(np.maximum(((e[ok][:, None, :] - (sums / counts[:, None])[None]) ** 2).sum(-1), 0.0))
+    own = col[ok]
+    d[np.arange(len(own)), own] = np.linalg.norm(e[ok] - (sums[own] - e[ok]) / (counts[own] - 1)[:, None], axis=1)
+    return float((d.argmin(1) == own).mean()) if len(own) else float("nan")
+
+
+@torch.no_grad()
+def own_identity_scores(net: Any, x_test: Tensor, x_out: Tensor, person: np.ndarray, s: np.ndarray,
+                        a: np.ndarray, batch_size: int = 256, autocast: Any = None) -> dict[str, Any]:
+    """The model's identity encoder as the embedding (module docstring, "the model's I"): its
+    leave-one-out identification of the real test photos, and `identity_scores` of the swaps with
+    a threshold calibrated on those photos."""
+    device = next(iter(net.parameters()), torch.empty(0)).device
+
+    def embed(x: Tensor) -> np.ndarray:
+        out = []
+        for i in range(0, len(x), batch_size):
+            with autocast() if autocast is not None else contextlib.nullcontext():
+                out.append(net.identity(x[i:i + batch_size].to(device)).float().cpu())
+        return torch.nn.functional.normalize(torch.cat(out), dim=1).numpy()  # compared by direction
+
+    e_test, e_out = embed(x_test), embed(x_out)
+    thr = calibrated_threshold(e_test, person)["threshold"]
+    return {"identification_of_real_photos": leave_one_out_identification(e_test, person),
+            "swap": identity_scores(e_out, e_test, person, s, a, thr), "threshold": thr,
+            "note": "the model's own identity encoder I (direction of f_I), not independent of the model"}
 
 
 # --------------------------------------------------------------------------- embedders
@@ -454,6 +496,10 @@ def evaluate_swap(model: Any, cache_or_data: ImageCache | str | os.PathLike[str]
                          "embedder": embedder.describe() if hasattr(embedder, "describe") else {"name": name}})
         if fit is not None:
             identity["embedder_fit"] = fit  # the face rectangle chosen on the real test images
+        identity["embedder_identification_of_real_photos"] = leave_one_out_identification(e_test, scored.person)
+        if hasattr(net, "identity"):
+            identity["model_identity_encoder"] = own_identity_scores(net, x_test, x_out, scored.person, s, a,
+                                                                     batch_size, autocast)
         if classifier is not None:
             cols = torch.from_numpy(people)
             pos = {p: k for k, p in enumerate(people.tolist())}
@@ -597,8 +643,12 @@ def swap_table(rec: dict[str, Any]) -> Table:
             f"landmark error to x_a: swap {_num(att['swap_vs_attributes'])} vs pasted x_s "
             f"{_num(att['identity_source_vs_attributes'])} (of inter-ocular distance; {att['n_pairs_scored']} pairs "
             f"with faces)")
+    own = idn.get("model_identity_encoder")
+    mine = (f". The model's own I: it identifies {own['identification_of_real_photos']:.1%} of the real "
+            f"photos (the embedding {idn['embedder_identification_of_real_photos']:.1%}) and "
+            f"{own['swap']['identification']:.1%} of the swaps as s." if own else "")
     t.caption = (f"identity: {idn['embedder'].get('name')}, threshold {idn['threshold']:.3f} "
-                 f"({idn['threshold_kind']}); chance {idn['chance']:.1%}. {land}")
+                 f"({idn['threshold_kind']}); chance {idn['chance']:.1%}. {land}{mine}")
     return t
 
 
