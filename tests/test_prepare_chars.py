@@ -85,16 +85,18 @@ def test_duplicate_fonts_are_dropped_so_no_heldout_font_has_a_twin_in_training(t
     _copy_font(raw, 2, 10, noise=3)     # held-out font 10 renders as font 2, up to 3 grey levels off (≈ 42 dB)
     _copy_font(raw, 3, 7, noise=40)     # font 7 is font 3 under heavy noise (≈ 21 dB): a font of its own
     _copy_font(raw, 4, 8, chars={1: "0"})  # font 8 shares one glyph of three with font 4: a font of its own
+    _copy_font(raw, 4, 9)               # font 9 is font 4, but its "B" is stored 30 px tall: left out of the
+    Image.fromarray(np.full((30, 28), 255, np.uint8)).save(raw / "012_B" / "img012-00009.png")  # comparison
     res = _run(raw, tmp_path / "out")
     m = _manifest(tmp_path / "out")
-    assert m["styles"]["duplicates"] == {"6": "5", "10": "2"}
-    assert {it["style"] for it in m["items"]} == {"1", "2", "3", "4", "5", "7", "8", "9"}
-    assert m["splits"] == {"test": 3, "train": 21}  # font 5 alone is held out; font 10 went with its twin
-    assert any("skipped 2 fonts" in n and "6→5" in n and "10→2" in n for n in res.notes)
+    assert m["styles"]["duplicates"] == {"6": "5", "9": "4", "10": "2"}
+    assert {it["style"] for it in m["items"]} == {"1", "2", "3", "4", "5", "7", "8"}
+    assert m["splits"] == {"test": 3, "train": 18}  # font 5 alone is held out; font 10 went with its twin
+    assert any("skipped 3 fonts" in n and "6→5" in n and "10→2" in n for n in res.notes)
     # a reference font is always kept, even where it duplicates an earlier index
     _run(raw, tmp_path / "ref", reference_style="6")
     m = _manifest(tmp_path / "ref")
-    assert m["styles"]["duplicates"] == {"5": "6", "10": "2"}
+    assert m["styles"]["duplicates"] == {"5": "6", "9": "4", "10": "2"}
     assert {it["style"] for it in m["items"]} >= {"6"} and "5" not in {it["style"] for it in m["items"]}
 
 

@@ -131,22 +131,22 @@ def duplicate_fonts(raw: Path, rows: list[tuple[str, str, int]], reference: int)
     for file, char, font in rows:
         glyph = _read_gray(raw / file)
         if glyph is not None:
-            by_char.setdefault(char, []).append((pos[font], glyph.astype(np.float32).ravel()))
+            by_char.setdefault(char, []).append((pos[font], glyph.astype(np.float32)))
     n = len(fonts)
     ssd = np.zeros((n, n), np.float64)
     pixels = np.zeros((n, n), np.float64)
     shared = np.zeros((n, n), np.int64)
     drawn = np.zeros(n, np.int64)
     for glyphs in by_char.values():
-        sizes = [g.size for _, g in glyphs]
-        usual = max(set(sizes), key=sizes.count)
-        idx = np.asarray([i for i, g in glyphs if g.size == usual])
-        x = np.stack([g for _, g in glyphs if g.size == usual])
+        shapes = [g.shape for _, g in glyphs]
+        usual = max(set(shapes), key=shapes.count)
+        idx = np.asarray([i for i, g in glyphs if g.shape == usual])
+        x = np.stack([g.ravel() for _, g in glyphs if g.shape == usual])
         x -= x.mean(0)  # centred: the Gram trick below loses less to float32 rounding
         sq = (x * x).sum(1)
         d = np.maximum(sq[:, None] + sq[None, :] - 2 * (x @ x.T), 0)
         ssd[np.ix_(idx, idx)] += d
-        pixels[np.ix_(idx, idx)] += usual
+        pixels[np.ix_(idx, idx)] += x.shape[1]
         shared[np.ix_(idx, idx)] += 1
         drawn[idx] += 1
     limit = 255.0 ** 2 / 10 ** (DUPLICATE_PSNR_DB / 10)  # the largest mean squared difference of a duplicate
