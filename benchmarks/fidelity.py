@@ -13,7 +13,9 @@
 
 Held-out means held out of everything: when DATA's manifest records no train/test split, a seeded
 per-class split (`--heldout`, default 20%) is written to DIR/data/dataset.json (pointing at DATA's
-files, nothing copied) and every model and the judge train on its train part only.
+files, nothing copied) and every model and the judge train on its train part only. A held-out
+image with a near-duplicate in the train part (the same photo re-encoded or mirrored,
+`cvaegan.data.duplicates`) moves to the train part, and the manifest's `split` says how many did.
 
 Writes DIR/fidelity.json (every number, the targets and whether each is met) and prints a table.
 Runs, the judge and evaluations land in DIR and are reused on a re-run (an unfinished run is
@@ -28,13 +30,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cvaegan.cli.commands.train import parse_sets  # noqa: E402
+from cvaegan.data.duplicates import DUPLICATE_PSNR_DB, SIZE, keep_twins_together, near_duplicate_pairs  # noqa: E402
 from cvaegan.data.manifest import MANIFEST_NAME, index_dataset, new_manifest  # noqa: E402
 from cvaegan.evaluation.baselines import inpaint_vs_opencv, superres_vs_bicubic  # noqa: E402
 from cvaegan.evaluation.compare import CompareOptions, Variant, get_judge, run_variant  # noqa: E402
@@ -62,12 +67,24 @@ def with_split(data: Path, out: Path, fraction: float, seed: int) -> Path:
         n_test = max(1, round(fraction * len(rows))) if len(rows) >= 2 else 0
         for j in torch.randperm(len(rows), generator=gen)[:n_test].tolist():
             split[rows[j]] = "test"
+    readable, small = [], []
+    for i, f in enumerate(index.files):
+        try:
+            with Image.open(f) as im:
+                small.append(np.asarray(im.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR)))
+            readable.append(i)
+        except (OSError, ValueError):
+            continue  # an unreadable image is skipped when the cache is built
+    ok = np.asarray(readable, dtype=np.int64)
+    twins = near_duplicate_pairs(np.stack(small), np.asarray(index.labels)[ok]) if len(small) else []
+    moved = keep_twins_together(split, [(int(ok[i]), int(ok[j])) for i, j in twins])
     classes = [{"index": k, "name": n, "count": index.labels.count(k)} for k, n in enumerate(index.class_names)]
     items = [{"file": str(Path(f).resolve()), "class": y, "split": s}
              for f, y, s in zip(index.files, index.labels, split)]
     atomic_write_json(out / "data" / MANIFEST_NAME,
                       new_manifest("split-view", classes, items, sources=[str(data.resolve())],
-                                   split={"seed": seed, "fraction": fraction}))
+                                   split={"seed": seed, "fraction": fraction, "near_duplicate_pairs": len(twins),
+                                          "moved_to_train": moved, "duplicate_psnr_db": DUPLICATE_PSNR_DB}))
     return out / "data"
 
 
