@@ -56,7 +56,8 @@ TARGETS = {"top1_vs_real": 0.80, "artifact_worst": 1.2, "recon_psnr_db": 20.0}
 
 def with_split(data: Path, out: Path, fraction: float, seed: int) -> Path:
     """DATA itself when its manifest records a test split, else OUT/data: a manifest over DATA's
-    files (absolute paths) with a seeded per-class split, at least one held-out image per class."""
+    files (absolute paths) with a seeded per-class split, at least one held-out image per class
+    unless every one drawn for it had a near-duplicate in training (it then trains instead)."""
     index = index_dataset(data)
     if "test" in index.splits:
         return data
