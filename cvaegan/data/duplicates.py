@@ -13,9 +13,26 @@ from __future__ import annotations
 
 import numpy as np
 
-DUPLICATE_PSNR_DB = 30.0  # re-encodings of one photo sit at 30-40 dB or exact; distinct photos of one
-                          # person at 32 px well below 25 dB
+DUPLICATE_PSNR_DB = 30.0  # re-encodings of one photo sit at 30-40 dB or exact, and two renders of one
+                          # Chars74K font at 37-39 dB; distinct photos of one person at 32 px, and
+                          # distinct fonts, at 25 dB or less
 SIZE = 32
+
+
+def sq_distances(x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+    """Squared L2 distances (N, M) between the rows of x (N, D) and of y (M, D; x itself when
+    None), in float32 by the Gram trick, on values centred on x's mean so that it loses little to
+    rounding."""
+    centre = x.mean(0)
+    a = x - centre
+    b = a if y is None else y - centre
+    return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * (a @ b.T), 0)
+
+
+def twin_limit(values: int | np.ndarray, psnr_db: float = DUPLICATE_PSNR_DB) -> float | np.ndarray:
+    """The largest sum of squared differences over `values` 8-bit values of two images within
+    `psnr_db` of each other."""
+    return 255.0 ** 2 / 10 ** (psnr_db / 10) * values
 
 
 def near_duplicate_pairs(images: np.ndarray, groups: np.ndarray, psnr_db: float = DUPLICATE_PSNR_DB,
@@ -24,20 +41,15 @@ def near_duplicate_pairs(images: np.ndarray, groups: np.ndarray, psnr_db: float 
     other, or of each other's mirror image when `mirror`."""
     x = images.astype(np.float32).reshape(len(images), -1)
     xm = images[:, :, ::-1].astype(np.float32).reshape(len(images), -1)
-    limit = 255.0 ** 2 / 10 ** (psnr_db / 10) * x.shape[1]  # the largest sum of squares of a twin
+    limit = twin_limit(x.shape[1], psnr_db)
     pairs: list[tuple[int, int]] = []
     for g in np.unique(groups):
         idx = np.flatnonzero(groups == g)
         if len(idx) < 2:
             continue
-        a = x[idx]
-        centre = a.mean(0)
-        a = a - centre
-        sq = (a * a).sum(1)
-        d = sq[:, None] + sq[None, :] - 2 * (a @ a.T)
+        d = sq_distances(x[idx])
         if mirror:
-            b = xm[idx] - centre
-            d = np.minimum(d, sq[:, None] + (b * b).sum(1)[None, :] - 2 * (a @ b.T))
+            d = np.minimum(d, sq_distances(x[idx], xm[idx]))
         for i, j in zip(*np.nonzero(np.triu(d <= limit, 1))):
             pairs.append((int(idx[i]), int(idx[j])))
     return pairs

@@ -201,14 +201,15 @@ def own_identity_scores(net: Any, x_test: Tensor, x_out: Tensor, person: np.ndar
     """The model's identity encoder as the embedding (module docstring, "the model's I"): its
     leave-one-out identification of the real test photos, and `identity_scores` of the swaps with
     a threshold calibrated on those photos."""
-    device = next(iter(net.parameters()), torch.empty(0)).device
+    device = _device(net)
+
+    def identity(x: Tensor) -> Tensor:
+        with autocast() if autocast is not None else contextlib.nullcontext():
+            return net.identity(x.to(device))
 
     def embed(x: Tensor) -> np.ndarray:
-        out = []
-        for i in range(0, len(x), batch_size):
-            with autocast() if autocast is not None else contextlib.nullcontext():
-                out.append(net.identity(x[i:i + batch_size].to(device)).float().cpu())
-        return torch.nn.functional.normalize(torch.cat(out), dim=1).numpy()  # compared by direction
+        e = _embed(identity, x, batch_size, None)
+        return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)  # compared by direction
 
     e_test, e_out = embed(x_test), embed(x_out)
     thr = calibrated_threshold(e_test, person)["threshold"]
@@ -398,13 +399,18 @@ def _scored_rows(cache: ImageCache, exclude_files: set[str] | None) -> _Scored:
 
 
 @torch.no_grad()
+def _device(model: Any) -> torch.device:
+    """Where the model's parameters are (the CPU for a model without any)."""
+    try:
+        return next(model.parameters()).device
+    except (AttributeError, StopIteration):
+        return torch.device("cpu")
+
+
 def swap_all(model: Any, x_s: Tensor, x_a: Tensor, batch_size: int = 256, autocast: Any = None,
              progress: Callable[[int], None] | None = None) -> Tensor:
     """model.swap in batches on the model's device; float on the CPU."""
-    try:
-        device = next(model.parameters()).device
-    except (AttributeError, StopIteration):
-        device = torch.device("cpu")
+    device = _device(model)
     outs = []
     for i in range(0, len(x_s), batch_size):
         with autocast() if autocast is not None else contextlib.nullcontext():

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from cvaegan.data.duplicates import DUPLICATE_PSNR_DB, sq_distances, twin_limit
 from cvaegan.prepare.align import box_matrix
 from cvaegan.prepare.common import ClassInfo, Job, Plan, PrepareOptions, reject, unique_folders
 from cvaegan.prepare.io import PhotoError, read_photo
@@ -47,8 +48,6 @@ LABELS = "labels.csv"
 HEADER = ["file", "char", "font_index"]
 TEST_EVERY = 5            # fonts whose index % 5 == 0 are held out
 DEFAULT_REFERENCE = "1"
-DUPLICATE_PSNR_DB = 30.0  # two renders of one font differ by a few grey levels of anti-aliasing (37-39 dB
-                          # in Chars74K); the closest distinct fonts there are about 25 dB apart
 
 
 def reference_font(opts: PrepareOptions) -> int:
@@ -142,16 +141,12 @@ def duplicate_fonts(raw: Path, rows: list[tuple[str, str, int]], reference: int)
         usual = max(set(shapes), key=shapes.count)
         idx = np.asarray([i for i, g in glyphs if g.shape == usual])
         x = np.stack([g.ravel() for _, g in glyphs if g.shape == usual])
-        x -= x.mean(0)  # centred: the Gram trick below loses less to float32 rounding
-        sq = (x * x).sum(1)
-        d = np.maximum(sq[:, None] + sq[None, :] - 2 * (x @ x.T), 0)
-        ssd[np.ix_(idx, idx)] += d
+        ssd[np.ix_(idx, idx)] += sq_distances(x)
         pixels[np.ix_(idx, idx)] += x.shape[1]
         shared[np.ix_(idx, idx)] += 1
         drawn[idx] += 1
-    limit = 255.0 ** 2 / 10 ** (DUPLICATE_PSNR_DB / 10)  # the largest mean squared difference of a duplicate
     enough = 2 * shared >= np.maximum(drawn[:, None], drawn[None, :])
-    close = enough & (shared > 0) & (ssd <= limit * np.maximum(pixels, 1))
+    close = enough & (shared > 0) & (ssd <= twin_limit(np.maximum(pixels, 1)))
     dup: dict[int, int] = {}
     for j in range(n):
         for i in range(j):
